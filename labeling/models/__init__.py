@@ -1,0 +1,36 @@
+"""The labeling domain: projects and roles, taxonomy, visual dictionary, inputs, annotations."""
+from labeling.models.annotations import (
+    Annotation,
+    AnnotationLabel,
+    AnnotationSource,
+    AnnotationStatus,
+)
+from labeling.models.inputs import Input, InputStatus, Split, UploadBatch, UploadItem
+from labeling.models.projects import Membership, Project, Role
+from labeling.models.taxonomy import (
+    Concept,
+    ConceptChange,
+    ConceptSynonym,
+    DictionaryEntry,
+    DictionaryExample,
+)
+
+__all__ = [
+    "Annotation",
+    "AnnotationLabel",
+    "AnnotationSource",
+    "AnnotationStatus",
+    "Concept",
+    "ConceptChange",
+    "ConceptSynonym",
+    "DictionaryEntry",
+    "DictionaryExample",
+    "Input",
+    "InputStatus",
+    "Membership",
+    "Project",
+    "Role",
+    "Split",
+    "UploadBatch",
+    "UploadItem",
+]

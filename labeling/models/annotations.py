@@ -1,0 +1,58 @@
+from django.conf import settings
+from django.db import models
+
+
+class AnnotationSource(models.TextChoices):
+    HUMAN = "human", "Human"
+    MODEL = "model", "Model"
+    IMPORT = "import", "Import"
+
+
+class AnnotationStatus(models.TextChoices):
+    PENDING_REVIEW = "pending_review", "Pending review"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class Annotation(models.Model):
+    """The labels one author (a person, a model version or an import) gave one input."""
+
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.CASCADE, related_name="annotations"
+    )
+    input = models.ForeignKey("labeling.Input", on_delete=models.CASCADE, related_name="annotations")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="annotations",
+    )
+    source = models.CharField(max_length=10, choices=AnnotationSource.choices)
+    status = models.CharField(
+        max_length=16, choices=AnnotationStatus.choices, default=AnnotationStatus.PENDING_REVIEW
+    )
+    review_tier = models.PositiveSmallIntegerField(
+        default=0, help_text="The review tier the annotation waits at (0: none yet)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["project", "status"]),
+            models.Index(fields=["input", "status"]),
+        ]
+
+
+class AnnotationLabel(models.Model):
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="labels")
+    concept = models.ForeignKey("labeling.Concept", on_delete=models.PROTECT, related_name="labels")
+    confidence = models.FloatField(null=True, blank=True, help_text="Set when a model wrote it.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["annotation", "concept"], name="label_unique_concept")
+        ]

@@ -1,0 +1,40 @@
+"""Files under MEDIA_ROOT, written atomically so a killed worker never leaves half a file."""
+import os
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+
+
+def media_path(relative: str) -> Path:
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / relative).resolve()
+    if root not in path.parents:
+        raise ValueError(f"path escapes the media root: {relative}")
+    return path
+
+
+def write_file(relative: str, data: bytes) -> None:
+    path = media_path(relative)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def image_paths(*, folder: str, sha256: str, extension: str, thumb_extension: str) -> tuple[str, str]:
+    """Where an image and its thumbnail live, sharded by hash: ``folder/ab/abcd….png``."""
+    shard = sha256[:2]
+    return (
+        f"{folder}/originals/{shard}/{sha256}.{extension}",
+        f"{folder}/thumbs/{shard}/{sha256}.{thumb_extension}",
+    )
+
+
+def project_folder(project_id: int) -> str:
+    return f"projects/{project_id}"

@@ -1,4 +1,5 @@
 """Files under MEDIA_ROOT, written atomically so a killed worker never leaves half a file."""
+
 import os
 import tempfile
 from pathlib import Path
@@ -27,7 +28,9 @@ def write_file(relative: str, data: bytes) -> None:
         raise
 
 
-def image_paths(*, folder: str, sha256: str, extension: str, thumb_extension: str) -> tuple[str, str]:
+def image_paths(
+    *, folder: str, sha256: str, extension: str, thumb_extension: str
+) -> tuple[str, str]:
     """Where an image and its thumbnail live, sharded by hash: ``folder/ab/abcd….png``."""
     shard = sha256[:2]
     return (

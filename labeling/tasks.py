@@ -1,4 +1,5 @@
 """Celery tasks: take ids, load rows, call one service."""
+
 from celery import shared_task
 
 from labeling.services.ingest import upload_batch_process, upload_batches_resume_stale

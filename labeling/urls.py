@@ -1,2 +1,43 @@
+from django.urls import path
+
+from labeling.views import dictionary, ingest, inputs, projects, taxonomy
+
 app_name = "labeling"
-urlpatterns = []
+
+urlpatterns = [
+    path("", projects.project_list, name="project_list"),
+    path("projects/new/", projects.project_new, name="project_new"),
+    path("projects/<int:project_id>/", projects.project_dashboard, name="dashboard"),
+    path("projects/<int:project_id>/settings/", projects.project_settings, name="settings"),
+    path("projects/<int:project_id>/members/", projects.project_members, name="members"),
+    path(
+        "projects/<int:project_id>/members/<int:membership_id>/",
+        projects.membership_change,
+        name="membership_change",
+    ),
+    path("projects/<int:project_id>/taxonomy/", taxonomy.taxonomy_page, name="taxonomy"),
+    path(
+        "projects/<int:project_id>/taxonomy/change/",
+        taxonomy.taxonomy_action,
+        name="taxonomy_action",
+    ),
+    path(
+        "projects/<int:project_id>/concepts/<int:concept_id>/",
+        dictionary.concept_detail,
+        name="concept",
+    ),
+    path("projects/<int:project_id>/upload/", ingest.upload_page, name="upload"),
+    path("projects/<int:project_id>/upload/files/", ingest.upload_create, name="upload_create"),
+    path("projects/<int:project_id>/uploads/<int:batch_id>/", ingest.batch_detail, name="batch"),
+    path("projects/<int:project_id>/inputs/", inputs.input_list, name="inputs"),
+    path(
+        "projects/<int:project_id>/inputs/<int:input_id>/<str:variant>/",
+        inputs.input_image,
+        name="input_image",
+    ),
+    path(
+        "projects/<int:project_id>/examples/<int:example_id>/<str:variant>/",
+        inputs.example_image,
+        name="example_image",
+    ),
+]

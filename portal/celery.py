@@ -1,4 +1,5 @@
 """The Celery app. Configuration comes from Django settings prefixed CELERY_."""
+
 import os
 
 from celery import Celery

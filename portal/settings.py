@@ -4,6 +4,7 @@ With no environment at all the portal runs on one machine: SQLite in WAL mode un
 ``PORTAL_DATA_DIR`` and a Celery broker kept in files there, so no server is needed.
 Production sets ``DATABASE_URL`` (PostgreSQL) and ``CELERY_BROKER_URL`` (Redis).
 """
+
 import os
 import secrets
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Check zip archives before anything in them is read: entry paths, count and expanded size."""
+
 import posixpath
 import stat
 import zipfile
@@ -44,7 +45,9 @@ def list_entries(
     """
     infos = [info for info in archive.infolist() if not is_ignored_entry(info.filename)]
     if len(infos) > max_entries:
-        raise ArchiveRejected(f"archive has {len(infos):,} files, over the limit of {max_entries:,}")
+        raise ArchiveRejected(
+            f"archive has {len(infos):,} files, over the limit of {max_entries:,}"
+        )
     total = sum(info.file_size for info in infos)
     if total > max_total_bytes:
         raise ArchiveRejected(

@@ -1,4 +1,5 @@
 """Validate an uploaded image and make its thumbnail, with Pillow's decompression-bomb guard."""
+
 import io
 import warnings
 from dataclasses import dataclass
@@ -6,7 +7,14 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 # Pillow's names of the formats we accept; MPO is how Pillow reads many cameras' JPEGs.
-ALLOWED_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
+ALLOWED_FORMATS = {
+    "JPEG": "jpg",
+    "MPO": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "BMP": "bmp",
+    "TIFF": "tif",
+}
 ALLOWED_LABEL = "JPEG, PNG, WebP, BMP or TIFF"
 
 
@@ -54,8 +62,7 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int, thumb_size: i
                 width, height = image.size
                 if width * height > max_pixels:
                     raise ImageRejected(
-                        f"image is {width}x{height} pixels, over the limit of "
-                        f"{max_pixels:,} pixels"
+                        f"image is {width}x{height} pixels, over the limit of {max_pixels:,} pixels"
                     )
                 image.load()
                 thumbnail, thumb_ext = _thumbnail(image, thumb_size)

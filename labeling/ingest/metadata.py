@@ -1,4 +1,5 @@
 """Per-input metadata from a CSV beside the images: one row per file, other columns as values."""
+
 import csv
 import io
 import posixpath

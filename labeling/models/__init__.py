@@ -1,4 +1,5 @@
 """The labeling domain: projects and roles, taxonomy, visual dictionary, inputs, annotations."""
+
 from labeling.models.annotations import (
     Annotation,
     AnnotationLabel,

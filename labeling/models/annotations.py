@@ -21,7 +21,9 @@ class Annotation(models.Model):
     project = models.ForeignKey(
         "labeling.Project", on_delete=models.CASCADE, related_name="annotations"
     )
-    input = models.ForeignKey("labeling.Input", on_delete=models.CASCADE, related_name="annotations")
+    input = models.ForeignKey(
+        "labeling.Input", on_delete=models.CASCADE, related_name="annotations"
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -46,6 +48,9 @@ class Annotation(models.Model):
             models.Index(fields=["input", "status"]),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} annotation {self.id} of input {self.input_id}"
+
 
 class AnnotationLabel(models.Model):
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="labels")
@@ -56,3 +61,6 @@ class AnnotationLabel(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["annotation", "concept"], name="label_unique_concept")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.concept_id} on annotation {self.annotation_id}"

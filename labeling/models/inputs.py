@@ -83,6 +83,9 @@ class UploadBatch(models.Model):
     def is_finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED}
 
+    def __str__(self) -> str:
+        return f"Upload {self.id} ({self.status})"
+
 
 class UploadItem(models.Model):
     """One file of a batch, or one entry of an archive in it, and what became of it."""
@@ -108,3 +111,6 @@ class UploadItem(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["batch", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.status}"

@@ -5,7 +5,9 @@ from django.db import models
 class Concept(models.Model):
     """A node of a project's taxonomy. Concepts are archived or merged, never deleted."""
 
-    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="concepts")
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.CASCADE, related_name="concepts"
+    )
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
@@ -88,6 +90,9 @@ class ConceptChange(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.action} {self.concept_id} by {self.actor_id}"
+
 
 class DictionaryEntry(models.Model):
     """One version of a concept's visual dictionary. Each edit adds a version."""
@@ -106,6 +111,9 @@ class DictionaryEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["concept", "version"], name="dictionary_unique_version")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.concept_id} v{self.version}"
 
 
 class DictionaryExample(models.Model):
@@ -134,3 +142,6 @@ class DictionaryExample(models.Model):
                 name="example_input_or_image",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} example of {self.entry_id}"

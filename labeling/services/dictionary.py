@@ -1,4 +1,5 @@
 """The visual dictionary: each save makes a new version of a concept's entry."""
+
 import hashlib
 
 from django.conf import settings
@@ -27,8 +28,10 @@ def stored_example_image(*, concept: Concept, data: bytes) -> tuple[str, str]:
     )
     sha256 = hashlib.sha256(data).hexdigest()
     paths = image_paths(
-        folder=f"{project_folder(concept.project_id)}/dictionary", sha256=sha256,
-        extension=info.extension, thumb_extension=info.thumbnail_extension,
+        folder=f"{project_folder(concept.project_id)}/dictionary",
+        sha256=sha256,
+        extension=info.extension,
+        thumb_extension=info.thumbnail_extension,
     )
     write_file(paths[0], data)
     write_file(paths[1], info.thumbnail)
@@ -37,8 +40,13 @@ def stored_example_image(*, concept: Concept, data: bytes) -> tuple[str, str]:
 
 @transaction.atomic
 def dictionary_entry_save(
-    *, concept: Concept, actor, definition: str | None = None, is_not: str | None = None,
-    add_inputs: list[tuple[str, Input]] = (), add_images: list[tuple[str, tuple[str, str]]] = (),
+    *,
+    concept: Concept,
+    actor,
+    definition: str | None = None,
+    is_not: str | None = None,
+    add_inputs: list[tuple[str, Input]] = (),
+    add_images: list[tuple[str, tuple[str, str]]] = (),
     remove_example_ids: list[int] = (),
 ) -> DictionaryEntry:
     """Write a new version: the current one with the given changes applied.
@@ -66,8 +74,13 @@ def dictionary_entry_save(
     if current:
         kept = [
             DictionaryExample(
-                entry=entry, kind=e.kind, input_id=e.input_id, image=e.image,
-                thumbnail=e.thumbnail, caption=e.caption, position=e.position,
+                entry=entry,
+                kind=e.kind,
+                input_id=e.input_id,
+                image=e.image,
+                thumbnail=e.thumbnail,
+                caption=e.caption,
+                position=e.position,
             )
             for e in current.examples.all()
             if e.id not in set(remove_example_ids)
@@ -82,13 +95,16 @@ def dictionary_entry_save(
         position += 1
     for kind, (file, thumbnail) in add_images:
         kept.append(
-            DictionaryExample(entry=entry, kind=kind, image=file, thumbnail=thumbnail,
-                              position=position)
+            DictionaryExample(
+                entry=entry, kind=kind, image=file, thumbnail=thumbnail, position=position
+            )
         )
         position += 1
     DictionaryExample.objects.bulk_create(kept)
     ConceptChange.objects.create(
-        project_id=concept.project_id, concept=concept, actor=actor,
+        project_id=concept.project_id,
+        concept=concept,
+        actor=actor,
         action=ConceptChange.Action.DICTIONARY,
         details={"version": entry.version, "examples": len(kept)},
     )

@@ -1,4 +1,5 @@
 """Ingest: stage uploaded files in a batch, then validate, dedupe, split and store each one."""
+
 import hashlib
 import logging
 import re
@@ -33,7 +34,11 @@ class IngestResult:
 
 
 def input_ingest(
-    *, project: Project, name: str, data: bytes, metadata: dict | None = None,
+    *,
+    project: Project,
+    name: str,
+    data: bytes,
+    metadata: dict | None = None,
     batch: UploadBatch | None = None,
 ) -> IngestResult:
     """Store one image in a project, or return the one already stored with the same bytes.
@@ -84,9 +89,7 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[-100:] or "file"
 
 
-def upload_batch_create(
-    *, project: Project, user, files: Iterable[UploadedFile]
-) -> UploadBatch:
+def upload_batch_create(*, project: Project, user, files: Iterable[UploadedFile]) -> UploadBatch:
     """Stage the uploaded files on disk and queue their processing after commit.
 
     Files over the size limits are refused here, before they are staged.
@@ -103,7 +106,9 @@ def upload_batch_create(
         limit = _size_limit_for(name)
         if upload.size is not None and upload.size > limit:
             item.status = Item.REJECTED
-            item.message = f"file is {human_bytes(upload.size)}, over the limit of {human_bytes(limit)}"
+            item.message = (
+                f"file is {human_bytes(upload.size)}, over the limit of {human_bytes(limit)}"
+            )
         else:
             relative = f"{staging}/{position:05d}_{_safe_name(name)}"
             path = media_path(relative)
@@ -215,7 +220,8 @@ def _read_metadata(batch: UploadBatch) -> dict[str, dict[str, str]]:
     """Metadata of every CSV in the batch, read again on a resumed run."""
     table: dict[str, dict[str, str]] = {}
     csv_items = [
-        item for item in batch.items.filter(status__in=[Item.PENDING, Item.METADATA])
+        item
+        for item in batch.items.filter(status__in=[Item.PENDING, Item.METADATA])
         if _is_csv(item)
     ]
     for item in csv_items:
@@ -236,8 +242,11 @@ def _process_item(batch: UploadBatch, item: UploadItem, table: dict) -> None:
     try:
         data = _read_bytes(item, settings.LABELING_MAX_IMAGE_BYTES)
         result = input_ingest(
-            project=batch.project, name=name.rsplit("/", 1)[-1], data=data,
-            metadata=metadata_for(name, table), batch=batch,
+            project=batch.project,
+            name=name.rsplit("/", 1)[-1],
+            data=data,
+            metadata=metadata_for(name, table),
+            batch=batch,
         )
     except ImageRejected as exc:
         _finish_item(batch, item, Item.REJECTED, str(exc))
@@ -249,7 +258,9 @@ def _process_item(batch: UploadBatch, item: UploadItem, table: dict) -> None:
         _finish_item(batch, item, Item.STORED, "", input=result.input)
     else:
         _finish_item(
-            batch, item, Item.DUPLICATE,
+            batch,
+            item,
+            Item.DUPLICATE,
             f"same image as {result.input.original_name} (already in the project)",
             input=result.input,
         )

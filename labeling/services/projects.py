@@ -1,4 +1,5 @@
 """Projects and memberships."""
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -10,14 +11,23 @@ User = get_user_model()
 
 
 @transaction.atomic
-def project_create(*, name: str, created_by: AbstractBaseUser, description: str = "",
-                   eval_fraction: float = 0.2, overlap: int = 1) -> Project:
+def project_create(
+    *,
+    name: str,
+    created_by: AbstractBaseUser,
+    description: str = "",
+    eval_fraction: float = 0.2,
+    overlap: int = 1,
+) -> Project:
     """Create a project; its creator becomes its first admin."""
     name = name.strip()
     if not name:
         raise ServiceError("A project needs a name.")
     project = Project.objects.create(
-        name=name, description=description, eval_fraction=eval_fraction, overlap=overlap,
+        name=name,
+        description=description,
+        eval_fraction=eval_fraction,
+        overlap=overlap,
         created_by=created_by,
     )
     Membership.objects.create(project=project, user=created_by, role=Role.ADMIN)
@@ -26,11 +36,11 @@ def project_create(*, name: str, created_by: AbstractBaseUser, description: str 
 
 def project_update(*, project: Project, **fields) -> Project:
     """Change settings. The eval fraction is fixed once the first input has landed."""
-    if "eval_fraction" in fields and fields["eval_fraction"] != project.eval_fraction:
-        if project.inputs.exists():
-            raise ServiceError(
-                "The evaluation share is fixed once inputs exist, so the eval split never changes."
-            )
+    changes_split = fields.get("eval_fraction", project.eval_fraction) != project.eval_fraction
+    if changes_split and project.inputs.exists():
+        raise ServiceError(
+            "The evaluation share is fixed once inputs exist, so the eval split never changes."
+        )
     for name, value in fields.items():
         setattr(project, name, value)
     project.full_clean()
@@ -49,8 +59,9 @@ def _check_role(role: str, review_tier: int | None) -> int | None:
 
 
 @transaction.atomic
-def membership_invite(*, project: Project, identifier: str, role: str,
-                      review_tier: int | None = None) -> tuple[Membership, bool]:
+def membership_invite(
+    *, project: Project, identifier: str, role: str, review_tier: int | None = None
+) -> tuple[Membership, bool]:
     """Add a user (by username or e-mail) to a project with a role.
 
     A person without an account gets one without a usable password; the second value is
@@ -84,10 +95,15 @@ def _admin_count(project: Project) -> int:
 
 
 @transaction.atomic
-def membership_update(*, membership: Membership, role: str,
-                      review_tier: int | None = None) -> Membership:
+def membership_update(
+    *, membership: Membership, role: str, review_tier: int | None = None
+) -> Membership:
     tier = _check_role(role, review_tier)
-    if membership.role == Role.ADMIN and role != Role.ADMIN and _admin_count(membership.project) == 1:
+    if (
+        membership.role == Role.ADMIN
+        and role != Role.ADMIN
+        and _admin_count(membership.project) == 1
+    ):
         raise ServiceError("A project keeps at least one admin.")
     membership.role = role
     membership.review_tier = tier

@@ -1,4 +1,5 @@
 """The taxonomy: create, rename, move, reorder, merge, archive. Every change is recorded."""
+
 import re
 
 from django.db import transaction
@@ -46,8 +47,15 @@ def _check_parent(project: Project, parent: Concept | None) -> None:
 
 
 @transaction.atomic
-def concept_create(*, project: Project, name: str, actor, parent: Concept | None = None,
-                   exclusive: bool = False, key: str = "") -> Concept:
+def concept_create(
+    *,
+    project: Project,
+    name: str,
+    actor,
+    parent: Concept | None = None,
+    exclusive: bool = False,
+    key: str = "",
+) -> Concept:
     name = name.strip()
     if not name:
         raise ServiceError("A concept needs a name.")
@@ -58,7 +66,11 @@ def concept_create(*, project: Project, name: str, actor, parent: Concept | None
     _check_key_free(project, parent, key)
     last = _siblings(project, parent).aggregate(last=Max("position"))["last"]
     concept = Concept.objects.create(
-        project=project, parent=parent, name=name, key=key, exclusive=exclusive,
+        project=project,
+        parent=parent,
+        name=name,
+        key=key,
+        exclusive=exclusive,
         position=0 if last is None else last + 1,
     )
     _record(concept, actor, Action.CREATE, name=name, parent=parent.name if parent else None)
@@ -108,8 +120,13 @@ def concept_move(*, concept: Concept, parent: Concept | None, actor) -> Concept:
     concept.parent = parent
     concept.position = 0 if last is None else last + 1
     concept.save(update_fields=["parent", "position"])
-    _record(concept, actor, Action.MOVE, old=old_parent.name if old_parent else None,
-            new=parent.name if parent else None)
+    _record(
+        concept,
+        actor,
+        Action.MOVE,
+        old=old_parent.name if old_parent else None,
+        new=parent.name if parent else None,
+    )
     return concept
 
 
@@ -138,7 +155,9 @@ def concept_synonym_add(*, concept: Concept, name: str, actor) -> ConceptSynonym
         raise ServiceError("A synonym needs some text.")
     taken = ConceptSynonym.objects.filter(project_id=concept.project_id, normalized=normalized)
     if taken.exists():
-        raise ServiceError(f"“{name.strip()}” is already a synonym of “{taken.first().concept.name}”.")
+        raise ServiceError(
+            f"“{name.strip()}” is already a synonym of “{taken.first().concept.name}”."
+        )
     synonym = ConceptSynonym.objects.create(
         project_id=concept.project_id, concept=concept, name=name.strip(), normalized=normalized
     )
@@ -214,13 +233,21 @@ def concept_merge(*, source: Concept, target: Concept, actor) -> Concept:
         project_id=source.project_id, normalized=normalize_synonym(source.name)
     ).exists():
         ConceptSynonym.objects.create(
-            project_id=source.project_id, concept=target, name=source.name,
+            project_id=source.project_id,
+            concept=target,
+            name=source.name,
             normalized=normalize_synonym(source.name),
         )
     source.merged_into = target
     source.archived_at = timezone.now()
     source.save(update_fields=["merged_into", "archived_at"])
-    _record(source, actor, Action.MERGE, into=target.name, labels_moved=moved,
-            already_labeled=duplicate_count)
+    _record(
+        source,
+        actor,
+        Action.MERGE,
+        into=target.name,
+        labels_moved=moved,
+        already_labeled=duplicate_count,
+    )
     _record(target, actor, Action.MERGE, absorbed=source.name, labels_moved=moved)
     return target

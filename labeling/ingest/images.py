@@ -16,6 +16,7 @@ ALLOWED_FORMATS = {
     "TIFF": "tif",
 }
 ALLOWED_LABEL = "JPEG, PNG, WebP, BMP or TIFF"
+OPENERS = ["JPEG", "PNG", "WEBP", "BMP", "TIFF"]  # the JPEG opener also reads MPO files
 
 
 class ImageRejected(ValueError):
@@ -57,7 +58,7 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int, thumb_size: i
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as image:
+            with Image.open(io.BytesIO(data), formats=OPENERS) as image:
                 fmt = image.format or ""
                 width, height = image.size
                 if width * height > max_pixels:

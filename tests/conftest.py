@@ -7,9 +7,9 @@ import helpers with ``from factories import ...``.
 import io
 
 import pytest
+from factories import MembershipFactory, UserFactory
 from PIL import Image
 
-from factories import MembershipFactory, UserFactory
 from labeling.models import Membership, Project, Role
 from labeling.services.projects import project_create
 
@@ -31,7 +31,16 @@ def media_root(settings, tmp_path):
     root = tmp_path / "media"
     root.mkdir()
     settings.MEDIA_ROOT = root
+    # WhiteNoise warns on every request when STATIC_ROOT (under var/) was never collected.
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STATIC_ROOT.mkdir()
     return root
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The real hasher takes a third of a second per user on purpose; tests need no such cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

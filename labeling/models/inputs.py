@@ -75,6 +75,9 @@ class UploadBatch(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"Upload {self.id} ({self.status})"
+
     @property
     def percent(self) -> int:
         return int(100 * self.processed / self.total) if self.total else 0
@@ -82,9 +85,6 @@ class UploadBatch(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED}
-
-    def __str__(self) -> str:
-        return f"Upload {self.id} ({self.status})"
 
 
 class UploadItem(models.Model):

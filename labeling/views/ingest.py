@@ -1,6 +1,7 @@
 """Upload page, the upload endpoint, and the batch page with its progress and report."""
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -33,9 +34,15 @@ def upload_page(request: HttpRequest, project: Project) -> HttpResponse:
 @project_view(ADMIN)
 def upload_create(request: HttpRequest, project: Project) -> HttpResponse:
     try:
-        batch = upload_batch_create(
-            project=project, user=request.user, files=request.FILES.getlist("files")
-        )
+        files = request.FILES.getlist("files")
+    except TooManyFilesSent:
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        message = f"Too many files in one upload (over {limit}). Send them as a .zip archive."
+        return JsonResponse({"error": message}, status=400)
+    except RequestDataTooBig:
+        return JsonResponse({"error": "The request is too large."}, status=413)
+    try:
+        batch = upload_batch_create(project=project, user=request.user, files=files)
     except ServiceError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     url = reverse("labeling:batch", kwargs={"project_id": project.id, "batch_id": batch.id})

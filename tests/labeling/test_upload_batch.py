@@ -71,7 +71,9 @@ def test_good_images_are_stored_and_broken_and_duplicate_files_are_reported(
 
     # then the three distinct good images are the project's inputs
     assert batch.status == UploadBatch.Status.DONE
-    assert sorted(Input.objects.filter(project=project).values_list("original_name", flat=True)) == [
+    assert sorted(
+        Input.objects.filter(project=project).values_list("original_name", flat=True)
+    ) == [
         "blue.webp",
         "green.jpg",
         "red.png",
@@ -143,7 +145,9 @@ def test_zip_entries_are_stored_and_unsafe_paths_are_refused(project, admin, ima
 
     batch = ingest(project, admin, [upload("birds.zip", archive)])
 
-    assert sorted(Input.objects.filter(project=project).values_list("original_name", flat=True)) == [
+    assert sorted(
+        Input.objects.filter(project=project).values_list("original_name", flat=True)
+    ) == [
         "robin.png",
         "wren.jpg",
     ]
@@ -336,7 +340,9 @@ def make_old(batch: UploadBatch, *, status: str, heartbeat_minutes_ago: int | No
         status=status,
         created_at=now - timedelta(hours=2),
         heartbeat_at=(
-            None if heartbeat_minutes_ago is None else now - timedelta(minutes=heartbeat_minutes_ago)
+            None
+            if heartbeat_minutes_ago is None
+            else now - timedelta(minutes=heartbeat_minutes_ago)
         ),
     )
 

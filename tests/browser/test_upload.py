@@ -1,0 +1,115 @@
+"""An admin uploads a batch of images and reads the per-file report."""
+
+import re
+
+from browser_helpers import image_bytes, login, natural_widths, shot, zip_bytes
+from factories import PASSWORD
+from playwright.sync_api import expect
+
+from labeling.models import Input
+
+
+def upload(page, files: list[tuple[str, str, bytes]]) -> None:
+    """Choose ``(name, mime type, bytes)`` files on the Upload tab, send them, await the report."""
+    page.get_by_role("navigation").get_by_role("link", name="Upload").click()
+    page.set_input_files(
+        "#file-input",
+        [{"name": name, "mimeType": mime, "buffer": data} for name, mime, data in files],
+    )
+    expect(page.locator("#file-list")).to_contain_text(f"{len(files)} file(s)")
+    page.click("#upload-button")
+    # The browser moves to the batch page; the eager task has processed it by then.
+    expect(page.locator("#batch-report")).to_have_attribute("data-status", "done")
+
+
+def report_row(page, name: str):
+    return page.locator("#file-report tbody tr").filter(
+        has=page.locator("td.mono", has_text=re.compile(f"^{re.escape(name)}$"))
+    )
+
+
+def test_upload_batch_with_broken_and_duplicate(live_server, new_context, project, admin, tmp_path):
+    # given three real images, a broken one, and a copy of the first under another name
+    red = image_bytes("PNG", color=(220, 30, 30))
+    files = [
+        ("red.png", "image/png", red),
+        ("green.jpg", "image/jpeg", image_bytes("JPEG", color=(30, 200, 30))),
+        ("blue.png", "image/png", image_bytes("PNG", color=(30, 30, 220))),
+        ("broken.png", "image/png", b"garbage, not pixels " * 8),
+        ("red-copy.png", "image/png", red),
+    ]
+    page = new_context().new_page()
+    login(page, live_server, admin.username, PASSWORD)
+    page.goto(f"{live_server.url}/projects/{project.id}/")
+    shot(page, "upload_00_dashboard_empty")
+
+    # when the project's admin uploads them from the Upload tab
+    page.get_by_role("navigation").get_by_role("link", name="Upload").click()
+    shot(page, "upload_01_page")
+    upload(page, files)
+
+    # then the three distinct images are stored and each problem file is explained
+    expect(page).to_have_url(re.compile(rf"/projects/{project.id}/uploads/\d+/$"))
+    expect(page.locator("#batch-status")).to_have_text("Done")
+    expect(page.locator("#count-stored")).to_have_text("3")
+    expect(page.locator("#count-duplicate")).to_have_text("1")
+    expect(page.locator("#count-rejected")).to_have_text("1")
+    expect(page.locator("#file-report tbody tr")).to_have_count(2)
+    broken = report_row(page, "broken.png")
+    expect(broken.locator("td").nth(1)).to_have_text("Rejected")
+    expect(broken.locator("td").nth(2)).to_contain_text("not a recognised image")
+    duplicate = report_row(page, "red-copy.png")
+    expect(duplicate.locator("td").nth(1)).to_have_text("Duplicate")
+    expect(duplicate.locator("td").nth(2)).to_have_text(
+        "same image as red.png (already in the project)"
+    )
+
+    # and the stored images show as thumbnails that really load
+    stored = page.locator(".thumbs .thumb img")
+    expect(stored).to_have_count(3)
+    assert sorted(stored.evaluate_all("imgs => imgs.map(i => i.alt)")) == [
+        "blue.png",
+        "green.jpg",
+        "red.png",
+    ]
+    assert all(width > 0 for width in natural_widths(stored))
+    shot(page, "upload_02_report")
+
+    # when they upload a zip with a safe entry and one that climbs out with '..'
+    archive = zip_bytes(
+        {
+            "photos/yellow.png": image_bytes("PNG", color=(230, 220, 20)),
+            "../evil.png": image_bytes("PNG", color=(10, 10, 10)),
+        }
+    )
+    upload(page, [("photos.zip", "application/zip", archive)])
+
+    # then the safe entry is stored and the unsafe one refused, saying why
+    expect(page.locator("#count-stored")).to_have_text("1")
+    expect(page.locator("#count-rejected")).to_have_text("1")
+    evil = report_row(page, "photos.zip/../evil.png")
+    expect(evil.locator("td").nth(1)).to_have_text("Rejected")
+    expect(evil.locator("td").nth(2)).to_contain_text("..")
+    expect(page.locator(".thumbs .thumb img")).to_have_count(1)
+    shot(page, "upload_03_zip_report")
+
+    # and nothing named evil.png was written anywhere
+    assert not list(tmp_path.rglob("evil.png"))
+    names = set(Input.objects.filter(project=project).values_list("original_name", flat=True))
+    assert names == {"red.png", "green.jpg", "blue.png", "yellow.png"}
+
+
+def test_upload_page_drop_zone_sits_below_its_heading(live_server, new_context, project, admin):
+    # given the Upload tab of a project
+    page = new_context().new_page()
+    login(page, live_server, admin.username, PASSWORD)
+    page.goto(f"{live_server.url}/projects/{project.id}/upload/")
+
+    # then the drop zone is one box under the "Upload images" heading, its prompt readable
+    heading = page.locator("#upload-form").locator("xpath=..").get_by_role("heading", level=2)
+    expect(heading).to_have_text("Upload images")
+    zone = page.locator("#dropzone")
+    expect(zone).to_contain_text("Drop images, folders' contents or .zip archives here")
+    fragments = zone.evaluate("zone => zone.getClientRects().length")
+    assert fragments == 1, f"the drop zone is drawn as {fragments} overlapping inline boxes"
+    assert zone.bounding_box()["y"] >= heading.bounding_box()["y"] + heading.bounding_box()["height"]

@@ -108,6 +108,7 @@ def test_every_project_url_is_covered():
 
     project_urls = {p.name for p in urlpatterns if "<int:project_id>" in str(p.pattern)}
     covered = {name for name, _ in PAGES} | set(ACTIONS)
+    assert len(project_urls) == 13
     assert project_urls <= covered
 
 
@@ -271,3 +272,20 @@ def test_example_made_from_an_input_is_not_served_as_an_uploaded_image(client, w
 
     assert response.status_code == 404
     assert DictionaryExample.objects.filter(id=from_input.id).exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"action": "rename", "name": "Sparrow"},
+        {"action": "archive", "concept": "not-a-number"},
+        {"action": "synonym_remove", "synonym_id": "x"},
+    ],
+    ids=["no concept", "malformed concept id", "malformed synonym id"],
+)
+def test_malformed_taxonomy_change_is_a_client_error_not_a_crash(client, world, admin, data):
+    client.raise_request_exception = False
+
+    response = login(client, admin).post(world.url("taxonomy_action"), data)
+
+    assert 400 <= response.status_code < 500

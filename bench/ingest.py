@@ -8,6 +8,7 @@ the pipeline around it costs.
 
 Runs in a throw-away data dir (SQLite unless DATABASE_URL is set).
 """
+
 import argparse
 import io
 import os
@@ -79,8 +80,10 @@ def main() -> None:
     assert batch.processed == args.count and project.inputs.count() == args.count
 
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"python {platform.python_version()}, db {engine}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"python {platform.python_version()}, db {engine}"
+    )
     print(f"{args.count} JPEGs of {width}x{height} ({megabytes:.1f} MB)")
     print(f"limit  (Pillow validate + thumbnail only): {args.count / raw:8.1f} images/s")
     print(f"stage  (receive files into the batch):     {args.count / staged:8.1f} images/s")

@@ -18,11 +18,9 @@ from labeling.models import (
 
 
 def project_list_for_user(user) -> QuerySet[Project]:
-    projects = (
-        Project.objects.all()
-        if user.is_superuser
-        else Project.objects.filter(memberships__user=user)
-    )
+    projects = Project.objects.all()
+    if not user.is_superuser:
+        projects = projects.filter(id__in=Membership.objects.filter(user=user).values("project_id"))
     return projects.annotate(
         input_count=Count("inputs", distinct=True),
         member_count=Count("memberships", distinct=True),
@@ -89,8 +87,9 @@ def imbalance_warning(counts: dict[str, int], ratio: float = 0.1) -> str:
     smallest_name, smallest = min(counts.items(), key=lambda kv: kv[1])
     if largest == 0 or smallest >= ratio * largest:
         return ""
+    labels = "label" if smallest == 1 else "labels"
     return (
-        f"Concepts are imbalanced: “{smallest_name}” has {smallest} labels, under a tenth of "
+        f"Concepts are imbalanced: “{smallest_name}” has {smallest} {labels}, under a tenth of "
         f"“{largest_name}” ({largest}). Label more examples of the rare concepts."
     )
 

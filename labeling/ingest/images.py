@@ -45,6 +45,8 @@ def human_bytes(size: int) -> str:
 def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int, thumb_size: int) -> ImageInfo:
     """Check that ``data`` is a whole image of an allowed format within the limits.
 
+    Pillow's own guard (``Image.MAX_IMAGE_PIXELS``) is set once from settings at start-up
+    (``LabelingConfig.ready``); ``max_pixels`` is checked here too, before decoding.
     Reads the header first, so a decompression bomb is refused before any pixel is decoded,
     then decodes fully so that a truncated or corrupt file is caught here and not later.
     """
@@ -54,7 +56,6 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int, thumb_size: i
         )
     if not data:
         raise ImageRejected("file is empty")
-    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -63,7 +64,7 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int, thumb_size: i
                 width, height = image.size
                 if width * height > max_pixels:
                     raise ImageRejected(
-                        f"image is {width}x{height} pixels, over the limit of {max_pixels:,} pixels"
+                        f"image is too large: {width}x{height} pixels, over the limit of {max_pixels:,}"
                     )
                 image.load()
                 thumbnail, thumb_ext = _thumbnail(image, thumb_size)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from labeling.ingest.archives import ArchiveRejected, list_entries, read_entry
@@ -254,7 +254,7 @@ def _process_item(batch: UploadBatch, item: UploadItem, table: dict) -> None:
     except (OSError, zipfile.BadZipFile, KeyError) as exc:
         _finish_item(batch, item, Item.REJECTED, f"could not read file ({exc})")
         return
-    if result.created:
+    if result.created or _stored_by_this_item(batch, item, result.input):
         _finish_item(batch, item, Item.STORED, "", input=result.input)
     else:
         _finish_item(
@@ -264,6 +264,13 @@ def _process_item(batch: UploadBatch, item: UploadItem, table: dict) -> None:
             f"same image as {result.input.original_name} (already in the project)",
             input=result.input,
         )
+
+
+def _stored_by_this_item(batch: UploadBatch, item: UploadItem, input: Input) -> bool:
+    """True when a crashed earlier run stored this very item's input but did not record it."""
+    if input.batch_id != batch.id:
+        return False
+    return not batch.items.filter(input=input).exclude(id=item.id).exists()
 
 
 def _finish_item(batch, item, status: str, message: str, input: Input | None = None) -> None:
@@ -280,18 +287,11 @@ def _finish_item(batch, item, status: str, message: str, input: Input | None = N
 def upload_batches_resume_stale() -> list[int]:
     """Queue again the batches whose worker stopped sending heartbeats (killed mid-job)."""
     cutoff = timezone.now() - timedelta(minutes=settings.LABELING_STALE_BATCH_MINUTES)
-    stale = list(
-        UploadBatch.objects.filter(
-            status__in=[UploadBatch.Status.QUEUED, UploadBatch.Status.PROCESSING],
-            created_at__lt=cutoff,
-        )
-        .filter(heartbeat_at__isnull=True)
-        .values_list("id", flat=True)
-    ) + list(
-        UploadBatch.objects.filter(
-            status=UploadBatch.Status.PROCESSING, heartbeat_at__lt=cutoff
-        ).values_list("id", flat=True)
+    unfinished = UploadBatch.objects.filter(
+        status__in=[UploadBatch.Status.QUEUED, UploadBatch.Status.PROCESSING]
     )
+    silent = Q(heartbeat_at__isnull=True, created_at__lt=cutoff) | Q(heartbeat_at__lt=cutoff)
+    stale = list(unfinished.filter(silent).order_by("id").values_list("id", flat=True))
     for batch_id in stale:
         UploadBatch.objects.filter(id=batch_id).update(heartbeat_at=timezone.now())
         _queue(batch_id)

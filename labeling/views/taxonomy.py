@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
@@ -32,9 +32,19 @@ def taxonomy_page(request: HttpRequest, project: Project) -> HttpResponse:
 
 
 def _concept(project: Project, value: str | None) -> Concept | None:
+    """The project's concept with id ``value``; None when no value is given."""
     if not value:
         return None
+    if not value.isdigit():
+        raise Http404("No such concept.")
     return get_object_or_404(Concept, id=value, project=project)
+
+
+def _required_concept(project: Project, value: str | None) -> Concept:
+    concept = _concept(project, value)
+    if concept is None:
+        raise ServiceError("Choose a concept.")
+    return concept
 
 
 def _create(project, post, actor):
@@ -49,7 +59,7 @@ def _create(project, post, actor):
 
 
 def _rename(project, post, actor):
-    concept = _concept(project, post.get("concept"))
+    concept = _required_concept(project, post.get("concept"))
     taxonomy.concept_rename(
         concept=concept, name=post.get("name", ""), key=post.get("key") or None, actor=actor
     )
@@ -57,13 +67,13 @@ def _rename(project, post, actor):
 
 
 def _exclusive(project, post, actor):
-    concept = _concept(project, post.get("concept"))
+    concept = _required_concept(project, post.get("concept"))
     taxonomy.concept_set_exclusive(concept=concept, exclusive=post.get("value") == "1", actor=actor)
     return f"“{concept.name}” is now {'single choice' if concept.exclusive else 'multi-label'}."
 
 
 def _move(project, post, actor):
-    concept = _concept(project, post.get("concept"))
+    concept = _required_concept(project, post.get("concept"))
     taxonomy.concept_move(
         concept=concept, parent=_concept(project, post.get("parent")), actor=actor
     )
@@ -72,7 +82,7 @@ def _move(project, post, actor):
 
 def _reorder(offset: int) -> Callable:
     def handler(project, post, actor):
-        concept = _concept(project, post.get("concept"))
+        concept = _required_concept(project, post.get("concept"))
         taxonomy.concept_reorder(concept=concept, offset=offset, actor=actor)
         return ""
 
@@ -80,7 +90,7 @@ def _reorder(offset: int) -> Callable:
 
 
 def _synonym_add(project, post, actor):
-    concept = _concept(project, post.get("concept"))
+    concept = _required_concept(project, post.get("concept"))
     synonym = taxonomy.concept_synonym_add(
         concept=concept, name=post.get("synonym", ""), actor=actor
     )
@@ -88,13 +98,16 @@ def _synonym_add(project, post, actor):
 
 
 def _synonym_remove(project, post, actor):
-    synonym = get_object_or_404(ConceptSynonym, id=post.get("synonym_id"), project_id=project.id)
+    synonym_id = post.get("synonym_id", "")
+    if not synonym_id.isdigit():
+        raise Http404("No such synonym.")
+    synonym = get_object_or_404(ConceptSynonym, id=synonym_id, project_id=project.id)
     taxonomy.concept_synonym_remove(synonym=synonym, actor=actor)
     return f"Removed synonym “{synonym.name}”."
 
 
 def _merge(project, post, actor):
-    source = _concept(project, post.get("concept"))
+    source = _required_concept(project, post.get("concept"))
     target = _concept(project, post.get("target"))
     if target is None:
         raise ServiceError("Choose the concept to merge into.")
@@ -103,12 +116,16 @@ def _merge(project, post, actor):
 
 
 def _archive(project, post, actor):
-    concept = taxonomy.concept_archive(concept=_concept(project, post.get("concept")), actor=actor)
+    concept = taxonomy.concept_archive(
+        concept=_required_concept(project, post.get("concept")), actor=actor
+    )
     return f"Archived “{concept.name}”. Its labels are kept."
 
 
 def _restore(project, post, actor):
-    concept = taxonomy.concept_restore(concept=_concept(project, post.get("concept")), actor=actor)
+    concept = taxonomy.concept_restore(
+        concept=_required_concept(project, post.get("concept")), actor=actor
+    )
     return f"Restored “{concept.name}”."
 
 

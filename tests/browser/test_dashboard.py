@@ -87,7 +87,7 @@ def test_dashboard_chart_renders(live_server, new_context, project, admin, label
     expect(chart.locator(".bar-fill.low")).to_have_count(1)
     warning = page.locator("#imbalance-warning")
     expect(warning).to_be_visible()
-    expect(warning).to_contain_text("“bird” has 1 labels")
+    expect(warning).to_contain_text("“bird” has 1 label,")
     expect(warning).to_contain_text("“cat” (20)")
 
     # and each bar's name leads to the concept's page

@@ -96,7 +96,7 @@ def test_admin_creates_project_and_taxonomy(live_server, new_context):
         r"sam_staff archived\s+puppy",
         r"sam_staff renamed\s+puppy\s+\(dog → puppy\)",
         r"sam_staff added synonym\s+cat\s+“kitty”",
-        r"sam_staff created\s+puppy",
+        r"sam_staff created\s+(dog|puppy)",  # the name then, or the name now
         r"sam_staff created\s+cat",
         r"sam_staff created\s+animal",
     ]

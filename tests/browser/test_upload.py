@@ -12,6 +12,7 @@ from labeling.models import Input
 def upload(page, files: list[tuple[str, str, bytes]]) -> None:
     """Choose ``(name, mime type, bytes)`` files on the Upload tab, send them, await the report."""
     page.get_by_role("navigation").get_by_role("link", name="Upload").click()
+    expect(page.locator("#upload-button")).to_be_disabled()
     page.set_input_files(
         "#file-input",
         [{"name": name, "mimeType": mime, "buffer": data} for name, mime, data in files],
@@ -112,4 +113,5 @@ def test_upload_page_drop_zone_sits_below_its_heading(live_server, new_context, 
     expect(zone).to_contain_text("Drop images, folders' contents or .zip archives here")
     fragments = zone.evaluate("zone => zone.getClientRects().length")
     assert fragments == 1, f"the drop zone is drawn as {fragments} overlapping inline boxes"
-    assert zone.bounding_box()["y"] >= heading.bounding_box()["y"] + heading.bounding_box()["height"]
+    head = heading.bounding_box()
+    assert zone.bounding_box()["y"] >= head["y"] + head["height"], "the drop zone hides the heading"

@@ -9,6 +9,9 @@ from playwright.sync_api import expect
 from labeling.services.ingest import input_ingest
 from labeling.services.taxonomy import concept_create
 
+DEFINITION = "A small domestic feline: whiskers, pointy ears."
+IS_NOT = "Not a fox: a fox has a long snout and bushy tail."
+
 
 def test_visual_dictionary_edit(live_server, new_context, project, admin):
     # given a concept and an input of the project that shows it well
@@ -30,8 +33,8 @@ def test_visual_dictionary_edit(live_server, new_context, project, admin):
 
     # when they describe it, pick an ideal example by input id, upload a not-ideal one, save
     form = page.locator("#dictionary-form")
-    form.get_by_label("What it is:", exact=True).fill("A small domestic feline: whiskers, pointy ears.")
-    form.get_by_label("What it is not:", exact=True).fill("Not a fox: a fox has a long snout and bushy tail.")
+    form.get_by_label("What it is:", exact=True).fill(DEFINITION)
+    form.get_by_label("What it is not:", exact=True).fill(IS_NOT)
     form.get_by_label("Add Ideal examples by input id").fill(str(ideal.id))
     form.get_by_label("Upload Not ideal examples").set_input_files(
         {
@@ -46,17 +49,15 @@ def test_visual_dictionary_edit(live_server, new_context, project, admin):
     expect(page.locator(".alert.success")).to_have_text("Saved version 1 of the dictionary.")
     expect(page.locator("#dictionary-version")).to_have_text("Dictionary v1")
     dictionary = page.locator("#dictionary")
-    expect(dictionary).to_contain_text("A small domestic feline: whiskers, pointy ears.")
-    expect(dictionary).to_contain_text("Not a fox: a fox has a long snout and bushy tail.")
+    expect(dictionary).to_contain_text(DEFINITION)
+    expect(dictionary).to_contain_text(IS_NOT)
     expect(page.locator("#gallery-ideal .caption")).to_have_text([f"input {ideal.id}"])
     expect(page.locator("#gallery-not_ideal .caption")).to_have_text(["uploaded"])
     thumbnails = page.locator("#dictionary img")
     expect(thumbnails).to_have_count(2)
     assert all(width > 0 for width in natural_widths(thumbnails))
     # and the form starts from what was saved
-    expect(form.get_by_label("What it is:", exact=True)).to_have_value(
-        "A small domestic feline: whiskers, pointy ears."
-    )
+    expect(form.get_by_label("What it is:", exact=True)).to_have_value(DEFINITION)
     shot(page, "dictionary_01_v1")
 
     # when they refine the text and save again

@@ -15,12 +15,14 @@ from django.utils import timezone
 
 from labeling.ingest.splits import split_for_hash
 from labeling.models import Input, Split, UploadBatch, UploadItem
+from labeling.services import ingest as ingest_service
 from labeling.services.errors import ServiceError
 from labeling.services.ingest import (
     upload_batch_create,
     upload_batch_process,
     upload_batches_resume_stale,
 )
+from labeling.services.projects import project_create
 
 pytestmark = pytest.mark.django_db
 
@@ -121,8 +123,6 @@ def test_inputs_record_their_format_size_and_split(project, admin, mixed_files):
 
 
 def test_project_without_eval_share_puts_every_input_in_train(admin, image_bytes):
-    from labeling.services.projects import project_create
-
     project = project_create(name="All train", created_by=admin, eval_fraction=0.0)
     files = [upload(f"{i}.png", image_bytes(color=(i, i, i))) for i in range(5)]
 
@@ -269,8 +269,6 @@ class WorkerKilled(BaseException):
 
 
 def test_batch_killed_midway_resumes_where_it_stopped(project, admin, mixed_files):
-    from labeling.services import ingest as ingest_service
-
     batch = upload_batch_create(project=project, user=admin, files=mixed_files)
     real_ingest = ingest_service.input_ingest
     calls = []
@@ -303,8 +301,6 @@ def test_batch_killed_midway_resumes_where_it_stopped(project, admin, mixed_file
 def test_item_whose_input_was_saved_just_before_a_crash_is_reported_as_stored(
     project, admin, mixed_files
 ):
-    from labeling.services import ingest as ingest_service
-
     # given a worker killed between saving blue.webp's input and marking its item stored
     batch = upload_batch_create(project=project, user=admin, files=mixed_files)
     real_finish = ingest_service._finish_item

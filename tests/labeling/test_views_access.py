@@ -12,6 +12,7 @@ from labeling.models import Concept, DictionaryExample, Membership
 from labeling.services.dictionary import dictionary_entry_save, stored_example_image
 from labeling.services.ingest import input_ingest, upload_batch_create
 from labeling.services.taxonomy import concept_create
+from labeling.urls import urlpatterns
 
 pytestmark = pytest.mark.django_db
 
@@ -104,8 +105,6 @@ def login(client, user):
 
 
 def test_every_project_url_is_covered():
-    from labeling.urls import urlpatterns
-
     project_urls = {p.name for p in urlpatterns if "<int:project_id>" in str(p.pattern)}
     covered = {name for name, _ in PAGES} | set(ACTIONS)
     assert len(project_urls) == 13

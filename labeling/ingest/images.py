@@ -64,7 +64,8 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int, thumb_size: i
                 width, height = image.size
                 if width * height > max_pixels:
                     raise ImageRejected(
-                        f"image is too large: {width}x{height} pixels, over the limit of {max_pixels:,}"
+                        f"image is too large: {width}x{height} pixels, "
+                        f"over the limit of {max_pixels:,}"
                     )
                 image.load()
                 thumbnail, thumb_ext = _thumbnail(image, thumb_size)

@@ -8,6 +8,7 @@ from labeling.models.annotations import (
 )
 from labeling.models.inputs import Input, InputStatus, Split, UploadBatch, UploadItem
 from labeling.models.projects import Membership, Project, Role
+from labeling.models.queue import AnnotationDraft, QueueSlot, Skip
 from labeling.models.taxonomy import (
     Concept,
     ConceptChange,
@@ -18,6 +19,7 @@ from labeling.models.taxonomy import (
 
 __all__ = [
     "Annotation",
+    "AnnotationDraft",
     "AnnotationLabel",
     "AnnotationSource",
     "AnnotationStatus",
@@ -30,7 +32,9 @@ __all__ = [
     "InputStatus",
     "Membership",
     "Project",
+    "QueueSlot",
     "Role",
+    "Skip",
     "Split",
     "UploadBatch",
     "UploadItem",

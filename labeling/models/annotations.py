@@ -38,14 +38,31 @@ class Annotation(models.Model):
     review_tier = models.PositiveSmallIntegerField(
         default=0, help_text="The review tier the annotation waits at (0: none yet)."
     )
+    time_spent_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Time the annotator spent on the item."
+    )
+    dictionary_versions = models.JSONField(
+        default=dict, blank=True, help_text="Concept id → visual-dictionary version shown."
+    )
+    client_token = models.CharField(
+        max_length=64, blank=True, help_text="Sent with a submission; a repeat is the same one."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "client_token"],
+                condition=~models.Q(client_token=""),
+                name="annotation_unique_client_token",
+            )
+        ]
         indexes = [
             models.Index(fields=["project", "status"]),
             models.Index(fields=["input", "status"]),
+            models.Index(fields=["project", "author", "created_at"]),
         ]
 
     def __str__(self) -> str:

@@ -22,6 +22,16 @@ class Project(models.Model):
         validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
         help_text="Precision a concept's threshold must reach before the model labels alone.",
     )
+    lease_minutes = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text="How long an annotator holds an input before it returns to the queue.",
+    )
+    review_tiers = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(3)],
+        help_text="Review tiers an annotation passes; with none, annotations are accepted at once.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -19,6 +19,7 @@ from labeling.models import (
 from labeling.services.dictionary import dictionary_entry_save
 from labeling.services.ingest import input_ingest
 from labeling.services.projects import project_create
+from labeling.services.queue import queue_slots_close
 from labeling.services.taxonomy import concept_create, concept_synonym_add
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def _accepted_label(project: Project, admin, input, concept: Concept) -> None:
     AnnotationLabel.objects.create(annotation=annotation, concept=concept)
     input.status = InputStatus.LABELED
     input.save(update_fields=["status"])
+    queue_slots_close(input=input)
 
 
 def _dictionary(concepts: dict[int, Concept], inputs_by_digit: dict[int, list], admin) -> None:

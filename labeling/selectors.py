@@ -2,19 +2,22 @@
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from labeling.models import (
     AnnotationLabel,
     AnnotationStatus,
     Concept,
     ConceptChange,
+    ConceptSynonym,
+    DictionaryEntry,
     Input,
     InputStatus,
     Membership,
     Project,
     Split,
 )
+from labeling.queue_rules import Choice, assign_shortcuts
 
 
 def project_list_for_user(user) -> QuerySet[Project]:
@@ -139,3 +142,121 @@ def project_inputs(project: Project, *, split: str = "", query: str = "") -> Que
     if query:
         inputs = inputs.filter(original_name__icontains=query)
     return inputs
+
+
+def _leaves_in_tree_order(nodes: list[ConceptNode]) -> list[Concept]:
+    leaves = []
+    for node in nodes:
+        if node.children:
+            leaves.extend(_leaves_in_tree_order(node.children))
+        else:
+            leaves.append(node.concept)
+    return leaves
+
+
+def label_choices(project: Project) -> list[Choice]:
+    """The concepts an annotator can pick: active leaves, in taxonomy order, each with the
+    exclusive group (its parent) it belongs to, if any."""
+    tree = concept_tree(project, include_archived=False)
+    parents = {c.id: c for c in Concept.objects.filter(project=project, archived_at__isnull=True)}
+    return [
+        Choice(
+            id=leaf.id,
+            name=leaf.name,
+            group=leaf.parent_id if leaf.parent_id and parents[leaf.parent_id].exclusive else None,
+        )
+        for leaf in _leaves_in_tree_order(tree)
+    ]
+
+
+@dataclass(frozen=True)
+class ChoiceView:
+    concept: Concept
+    key: str
+    entry: DictionaryEntry | None
+
+
+@dataclass(frozen=True)
+class ChoiceGroup:
+    title: str
+    exclusive: bool
+    parent: Concept | None
+    parent_entry: DictionaryEntry | None
+    choices: list[ChoiceView]
+
+
+def label_form(project: Project) -> list[ChoiceGroup]:
+    """The choices grouped as the labeling page shows them, with shortcut keys and the current
+    visual-dictionary entry of every concept involved."""
+    choices = label_choices(project)
+    keys = assign_shortcuts(choices)
+    concepts = Concept.objects.filter(project=project).select_related("parent").in_bulk()
+    entries = current_dictionary_entries(project)
+    groups: dict[int | None, ChoiceGroup] = {}
+    for choice in choices:
+        concept = concepts[choice.id]
+        parent = concept.parent
+        group_key = parent.id if parent else None
+        if group_key not in groups:
+            groups[group_key] = ChoiceGroup(
+                title=parent.name if parent else "Labels",
+                exclusive=bool(parent and parent.exclusive),
+                parent=parent,
+                parent_entry=entries.get(parent.id) if parent else None,
+                choices=[],
+            )
+        groups[group_key].choices.append(
+            ChoiceView(concept, keys.get(choice.id, ""), entries.get(choice.id))
+        )
+    return list(groups.values())
+
+
+def current_dictionary_entries(project: Project) -> dict[int, DictionaryEntry]:
+    """The latest dictionary version of every concept of the project, examples prefetched."""
+    latest = (
+        DictionaryEntry.objects.filter(concept=OuterRef("concept"))
+        .order_by("-version")
+        .values("id")[:1]
+    )
+    entries = DictionaryEntry.objects.filter(
+        concept__project=project, id=Subquery(latest)
+    ).prefetch_related("examples")
+    return {entry.concept_id: entry for entry in entries}
+
+
+def concepts_resolve(project: Project, items: list[dict]) -> tuple[list[int], list[str]]:
+    """Concept ids from Clarifai-style items, and the ids or values that matched nothing.
+
+    ``{"id": "digit", "value": "3"}`` picks the option ``3`` of the exclusive ``digit``;
+    ``{"id": "dog", "value": 1}`` (or true) labels ``dog``, value 0 (or false) leaves it out.
+    Ids and options match a concept's key, its name or one of its synonyms, case-insensitively.
+    """
+    concepts = list(Concept.objects.filter(project=project, archived_at__isnull=True))
+    synonyms = dict(
+        ConceptSynonym.objects.filter(project=project).values_list("normalized", "concept_id")
+    )
+
+    def find(name: str, parent_id: int | None, any_parent: bool) -> Concept | None:
+        wanted = " ".join(str(name).strip().lower().split())
+        pool = [c for c in concepts if any_parent or c.parent_id == parent_id]
+        for concept in pool:
+            if wanted in (concept.key.lower(), concept.name.lower()):
+                return concept
+        by_synonym = synonyms.get(wanted)
+        return next((c for c in pool if c.id == by_synonym), None)
+
+    ids, unknown = [], []
+    for item in items:
+        key, value = item.get("id", ""), item.get("value", 1)
+        concept = find(key, None, any_parent=True)
+        if concept is None:
+            unknown.append(str(key))
+        elif concept.exclusive:
+            option = find(str(value), concept.id, any_parent=False)
+            if option is None:
+                unknown.append(f"{key}={value}")
+            else:
+                ids.append(option.id)
+        elif value in (1, True) or str(value).lower() in ("1", "true"):
+            ids.append(concept.id)
+    return ids, unknown

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling.views import dictionary, ingest, inputs, projects, taxonomy
+from labeling.views import annotate, dictionary, ingest, inputs, projects, taxonomy
 
 app_name = "labeling"
 
@@ -29,6 +29,30 @@ urlpatterns = [
     path("projects/<int:project_id>/upload/", ingest.upload_page, name="upload"),
     path("projects/<int:project_id>/upload/files/", ingest.upload_create, name="upload_create"),
     path("projects/<int:project_id>/uploads/<int:batch_id>/", ingest.batch_detail, name="batch"),
+    path("projects/<int:project_id>/label/", annotate.label_page, name="label"),
+    path("projects/<int:project_id>/label/undo/", annotate.label_undo, name="label_undo"),
+    path("projects/<int:project_id>/label/stats/", annotate.label_stats, name="label_stats"),
+    path(
+        "projects/<int:project_id>/label/<int:input_id>/",
+        annotate.label_submit,
+        name="label_submit",
+    ),
+    path(
+        "projects/<int:project_id>/label/<int:input_id>/skip/",
+        annotate.label_skip,
+        name="label_skip",
+    ),
+    path("projects/<int:project_id>/mine/", annotate.my_annotations, name="my_annotations"),
+    path(
+        "projects/<int:project_id>/mine/<int:annotation_id>/",
+        annotate.annotation_fix,
+        name="annotation_fix",
+    ),
+    path(
+        "projects/<int:project_id>/drafts/<int:draft_id>/",
+        annotate.draft_submit,
+        name="draft_submit",
+    ),
     path("projects/<int:project_id>/inputs/", inputs.input_list, name="inputs"),
     path(
         "projects/<int:project_id>/inputs/<int:input_id>/<str:variant>/",

@@ -21,6 +21,7 @@ from labeling.ingest.metadata import MetadataRejected, metadata_for, parse_metad
 from labeling.ingest.splits import split_for_hash
 from labeling.models import Input, Project, UploadBatch, UploadItem
 from labeling.services.errors import ServiceError
+from labeling.services.queue import queue_slots_open
 from labeling.storage import image_paths, media_path, project_folder, write_file
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def input_ingest(
     except IntegrityError:
         # Another worker stored the same bytes a moment ago: that one is the input.
         return IngestResult(Input.objects.get(project=project, sha256=sha256), created=False)
+    queue_slots_open(input=created, overlap=project.overlap)
     return IngestResult(created, created=True)
 
 

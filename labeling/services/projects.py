@@ -6,6 +6,7 @@ from django.db import transaction
 
 from labeling.models import Membership, Project, Role
 from labeling.services.errors import ServiceError
+from labeling.services.queue import queue_overlap_change
 
 User = get_user_model()
 
@@ -41,10 +42,14 @@ def project_update(*, project: Project, **fields) -> Project:
         raise ServiceError(
             "The evaluation share is fixed once inputs exist, so the eval split never changes."
         )
+    old_overlap = project.overlap
     for name, value in fields.items():
         setattr(project, name, value)
     project.full_clean()
-    project.save()
+    with transaction.atomic():
+        project.save()
+        if project.overlap != old_overlap:
+            queue_overlap_change(project=project, old=old_overlap)
     return project
 
 

@@ -1,0 +1,110 @@
+"""Pure rules of the annotator queue and of a submission. No ORM here."""
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+RESERVED_KEYS = {"s", "u", "?"}  # skip, undo, help
+FALLBACK_KEYS = [*"1234567890", *"abcdefghijklmnopqrtvwxyz"]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A concept an annotator can pick: ``group`` is its exclusive parent's id, or None."""
+
+    id: int
+    name: str
+    group: int | None
+
+
+class InvalidLabels(ValueError):
+    pass
+
+
+def check_labels(chosen: Iterable[int], choices: Sequence[Choice]) -> list[int]:
+    """The chosen concept ids, checked: known, at least one, at most one per exclusive group."""
+    chosen = list(dict.fromkeys(chosen))
+    by_id = {c.id: c for c in choices}
+    unknown = [i for i in chosen if i not in by_id]
+    if unknown:
+        raise InvalidLabels(f"Unknown or archived concept ids: {unknown}.")
+    if not chosen:
+        raise InvalidLabels("Pick at least one label, or skip the item.")
+    seen: dict[int, str] = {}
+    for concept_id in chosen:
+        group = by_id[concept_id].group
+        if group is None:
+            continue
+        if group in seen:
+            raise InvalidLabels(
+                f"“{seen[group]}” and “{by_id[concept_id].name}” are options of one single "
+                "choice: pick one."
+            )
+        seen[group] = by_id[concept_id].name
+    return chosen
+
+
+def assign_shortcuts(choices: Sequence[Choice]) -> dict[int, str]:
+    """A key per choice: its own name when that is one free character (digits 0-9 keep
+    their digit), then 1-9, 0 and letters in order. Keys for skip, undo and help stay free."""
+    keys: dict[int, str] = {}
+    used = set(RESERVED_KEYS)
+    for choice in choices:
+        own = choice.name.strip().lower()
+        if len(own) == 1 and own.isalnum() and own not in used:
+            keys[choice.id] = own
+            used.add(own)
+    free = (k for k in FALLBACK_KEYS if k not in used)
+    for choice in choices:
+        if choice.id not in keys:
+            key = next(free, None)
+            if key is None:
+                break
+            keys[choice.id] = key
+            used.add(key)
+    return keys
+
+
+def annotator_offset(user_id: int, project_id: int) -> float:
+    """A fixed number in [0, 1) per annotator and project: where their random order starts."""
+    digest = hashlib.blake2b(f"{project_id}:{user_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+class Candidate(Protocol):
+    priority: float
+    number: int
+    random_key: float
+
+
+T = TypeVar("T", bound=Candidate)
+
+
+def pick_candidate(candidates: Sequence[T], offset: float) -> T | None:
+    """From candidates in queue order, the one this annotator gets.
+
+    Priority first, then fewer annotations (slot number); among equals, the annotator's own
+    stable random order: the first random key at or after their offset, wrapping around.
+    Different annotators so start at different places, which keeps them off each other's rows.
+    """
+    if not candidates:
+        return None
+    best = max((c.priority, -c.number) for c in candidates)
+    tied = [c for c in candidates if (c.priority, -c.number) == best]
+    return min(tied, key=lambda c: (c.random_key - offset) % 1.0)
+
+
+def lease_is_live(leased_until: datetime | None, now: datetime) -> bool:
+    return leased_until is not None and leased_until > now
+
+
+def input_status_after(*, slots_filled: int, slots_total: int, any_accepted: bool) -> str:
+    """An input's status from its slots: labeled once a label is accepted, in review when
+    every slot has an annotation waiting, unlabeled while the queue still needs it."""
+    if any_accepted:
+        return "labeled"
+    if slots_total and slots_filled >= slots_total:
+        return "in_review"
+    return "unlabeled"

@@ -1,0 +1,375 @@
+"""The annotator queue: next input with a lease, submit, skip, undo, fix, drafts.
+
+How ``queue_next`` picks (see docs/queue.md): each input has ``overlap`` slots; the open
+slots are read in index order (priority, then slot number so inputs with fewer annotations
+come first, then a random key), a few at a time with ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL so concurrent annotators never wait on or take the same row; the annotator's
+own stable offset picks among equals. SQLite serializes writers instead (immediate
+transactions), which gives the same guarantee on one machine.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from labeling.models import (
+    Annotation,
+    AnnotationDraft,
+    AnnotationLabel,
+    AnnotationSource,
+    AnnotationStatus,
+    Input,
+    InputStatus,
+    Project,
+    QueueSlot,
+    Skip,
+)
+from labeling.queue_rules import (
+    InvalidLabels,
+    annotator_offset,
+    check_labels,
+    input_status_after,
+    lease_is_live,
+    pick_candidate,
+)
+from labeling.selectors import label_choices
+from labeling.services.errors import ServiceError
+
+CANDIDATES = 8  # rows read (and locked) per request; enough for the tie-break to spread people
+
+
+# ---------------------------------------------------------------------------- slots
+
+
+def queue_slots_open(*, input: Input, overlap: int) -> None:
+    """Give an input that still needs labels its ``overlap`` slots (the missing ones)."""
+    have = set(QueueSlot.objects.filter(input=input).values_list("number", flat=True))
+    QueueSlot.objects.bulk_create(
+        [
+            QueueSlot(project_id=input.project_id, input=input, number=n)
+            for n in range(overlap)
+            if n not in have
+        ]
+    )
+
+
+def queue_slots_close(*, input: Input) -> int:
+    """Take an input out of the queue (it got accepted labels another way)."""
+    deleted, _ = QueueSlot.objects.filter(input=input, annotation__isnull=True).delete()
+    return deleted
+
+
+def queue_slots_fill_project(*, project: Project, batch_size: int = 5000) -> int:
+    """Open slots for every input of the project that is unlabeled and has none yet."""
+    created = 0
+    inputs = Input.objects.filter(project=project, status=InputStatus.UNLABELED).exclude(
+        Exists(QueueSlot.objects.filter(input=OuterRef("pk")))
+    )
+    ids = list(inputs.values_list("id", flat=True))
+    for start in range(0, len(ids), batch_size):
+        rows = [
+            QueueSlot(project_id=project.id, input_id=input_id, number=n)
+            for input_id in ids[start : start + batch_size]
+            for n in range(project.overlap)
+        ]
+        QueueSlot.objects.bulk_create(rows)
+        created += len(rows)
+    return created
+
+
+def queue_overlap_change(*, project: Project, old: int) -> None:
+    """Add or remove open slots after the project's overlap changed from ``old``."""
+    if project.overlap < old:
+        QueueSlot.objects.filter(
+            project=project, number__gte=project.overlap, annotation__isnull=True
+        ).delete()
+        return
+    waiting = Input.objects.filter(project=project).exclude(status=InputStatus.LABELED)
+    ids = list(waiting.values_list("id", flat=True))
+    for start in range(0, len(ids), 2000):
+        chunk = ids[start : start + 2000]
+        have = set(QueueSlot.objects.filter(input_id__in=chunk).values_list("input_id", "number"))
+        QueueSlot.objects.bulk_create(
+            [
+                QueueSlot(project_id=project.id, input_id=input_id, number=n)
+                for input_id in chunk
+                for n in range(project.overlap)
+                if (input_id, n) not in have
+            ]
+        )
+
+
+# ---------------------------------------------------------------------------- next
+
+
+def _held_slot(project: Project, user, now: datetime) -> QueueSlot | None:
+    return (
+        QueueSlot.objects.filter(
+            project=project, leased_to=user, annotation__isnull=True, leased_until__gt=now
+        )
+        .select_related("input")
+        .order_by("leased_until")
+        .first()
+    )
+
+
+def _open_slots(project: Project, user, now: datetime):
+    mine_elsewhere = QueueSlot.objects.filter(input=OuterRef("input"), leased_to=user).exclude(
+        id=OuterRef("id")
+    )
+    skipped = Skip.objects.filter(input=OuterRef("input"), user=user)
+    return (
+        QueueSlot.objects.filter(project=project, annotation__isnull=True)
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        .exclude(Exists(mine_elsewhere))
+        .exclude(Exists(skipped))
+        .order_by("-priority", "number", "random_key")
+    )
+
+
+def queue_next(*, project: Project, user, now: datetime | None = None) -> QueueSlot | None:
+    """Lease the next input to ``user``; None when nothing is left for them.
+
+    An annotator who already holds a live lease gets that input again, so reloading the
+    page never hoards a second one.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        held = _held_slot(project, user, now)
+        if held is not None:
+            return held
+        slots = _open_slots(project, user, now)
+        candidates = list(slots.select_for_update(skip_locked=True, of=("self",))[:CANDIDATES])
+        if not candidates:
+            # Everything left may be locked by others this instant: wait for them instead.
+            candidates = list(slots.select_for_update(of=("self",))[:1])
+        slot = pick_candidate(candidates, annotator_offset(user.id, project.id))
+        if slot is None:
+            return None
+        slot.leased_to = user
+        slot.leased_until = now + timedelta(minutes=project.lease_minutes)
+        slot.save(update_fields=["leased_to", "leased_until"])
+    return QueueSlot.objects.select_related("input").get(id=slot.id)
+
+
+# ---------------------------------------------------------------------------- submit
+
+
+class Outcome(Enum):
+    CREATED = "created"
+    REPEATED = "repeated"  # the same submission again (double click, retried request)
+    LOST = "lost"  # the lease expired and someone else took the input: kept as a draft
+
+
+@dataclass(frozen=True)
+class Submission:
+    outcome: Outcome
+    annotation: Annotation | None = None
+    draft: AnnotationDraft | None = None
+
+    @property
+    def message(self) -> str:
+        if self.outcome is Outcome.LOST:
+            return (
+                "Your time on this image ran out and another annotator took it. Your labels "
+                "are kept as a draft: resubmit them from your history when a place opens."
+            )
+        if self.outcome is Outcome.REPEATED:
+            return "Already submitted."
+        return "Saved."
+
+
+def _checked_labels(project: Project, concept_ids) -> list[int]:
+    try:
+        return check_labels(concept_ids, label_choices(project))
+    except InvalidLabels as exc:
+        raise ServiceError(str(exc)) from exc
+
+
+def annotation_submit(
+    *,
+    project: Project,
+    user,
+    input: Input,
+    concept_ids: list[int],
+    time_spent_ms: int | None = None,
+    client_token: str = "",
+    dictionary_versions: dict | None = None,
+    now: datetime | None = None,
+) -> Submission:
+    """Record the annotator's labels for an input they were given.
+
+    Accepted when they still hold the input's slot, even on an expired lease nobody else
+    took; a submission that lost its slot becomes a draft. A repeat of the same
+    ``client_token`` (or a second submission for the same input) returns the first one.
+    """
+    labels = _checked_labels(project, concept_ids)
+    now = now or timezone.now()
+    if input.project_id != project.id:
+        raise ServiceError("This input is not in this project.")
+    try:
+        with transaction.atomic():
+            return _submit(
+                project,
+                user,
+                input,
+                labels,
+                time_spent_ms,
+                client_token,
+                dictionary_versions or {},
+                now,
+            )
+    except IntegrityError:
+        # A concurrent duplicate of this very submission won the race: return its result.
+        existing = Annotation.objects.filter(author=user, client_token=client_token).first()
+        if client_token and existing is not None:
+            return Submission(Outcome.REPEATED, annotation=existing)
+        raise
+
+
+def _submit(project, user, input, labels, time_spent_ms, client_token, versions, now):
+    if client_token:
+        existing = Annotation.objects.filter(author=user, client_token=client_token).first()
+        if existing is not None:
+            return Submission(Outcome.REPEATED, annotation=existing)
+    slots = list(QueueSlot.objects.select_for_update().filter(input=input).order_by("number"))
+    done = next((s for s in slots if s.annotation_id and s.leased_to_id == user.id), None)
+    if done is not None:
+        return Submission(Outcome.REPEATED, annotation=done.annotation)
+    slot = next((s for s in slots if not s.annotation_id and s.leased_to_id == user.id), None)
+    if slot is None:
+        slot = next(
+            (s for s in slots if not s.annotation_id and not lease_is_live(s.leased_until, now)),
+            None,
+        )
+    if slot is None:
+        draft, _ = AnnotationDraft.objects.update_or_create(
+            user=user,
+            input=input,
+            defaults={"project": project, "concept_ids": labels, "note": "lease lost"},
+        )
+        return Submission(Outcome.LOST, draft=draft)
+    needs_review = project.review_tiers > 0
+    annotation = Annotation.objects.create(
+        project=project,
+        input=input,
+        author=user,
+        source=AnnotationSource.HUMAN,
+        status=AnnotationStatus.PENDING_REVIEW if needs_review else AnnotationStatus.ACCEPTED,
+        review_tier=1 if needs_review else 0,
+        time_spent_ms=time_spent_ms,
+        dictionary_versions={str(k): v for k, v in versions.items()},
+        client_token=client_token,
+    )
+    AnnotationLabel.objects.bulk_create(
+        [AnnotationLabel(annotation=annotation, concept_id=c) for c in labels]
+    )
+    slot.annotation, slot.leased_to, slot.leased_until = annotation, user, None
+    slot.save(update_fields=["annotation", "leased_to", "leased_until"])
+    AnnotationDraft.objects.filter(user=user, input=input).delete()
+    input_status_refresh(input=input)
+    return Submission(Outcome.CREATED, annotation=annotation)
+
+
+def input_status_refresh(*, input: Input) -> str:
+    slots = list(QueueSlot.objects.filter(input=input).values_list("annotation_id", flat=True))
+    status = input_status_after(
+        slots_filled=sum(1 for a in slots if a),
+        slots_total=len(slots),
+        any_accepted=input.annotations.filter(status=AnnotationStatus.ACCEPTED).exists(),
+    )
+    if status != input.status:
+        Input.objects.filter(id=input.id).update(status=status)
+        input.status = status
+    return status
+
+
+# ---------------------------------------------------------------------------- skip, undo, fix
+
+
+def input_skip(*, project: Project, user, input: Input, reason: str = "") -> Skip:
+    """Pass on an input: it leaves this annotator's queue and its slot is free for others."""
+    if input.project_id != project.id:
+        raise ServiceError("This input is not in this project.")
+    with transaction.atomic():
+        skip, _ = Skip.objects.get_or_create(
+            user=user, input=input, defaults={"project": project, "reason": reason[:200]}
+        )
+        QueueSlot.objects.filter(input=input, leased_to=user, annotation__isnull=True).update(
+            leased_to=None, leased_until=None
+        )
+    return skip
+
+
+def annotation_is_open(annotation: Annotation, project: Project) -> bool:
+    """Not reviewed yet, so its author may still undo or fix it."""
+    if annotation.source != AnnotationSource.HUMAN:
+        return False
+    if annotation.status == AnnotationStatus.PENDING_REVIEW:
+        return annotation.review_tier <= 1
+    return annotation.status == AnnotationStatus.ACCEPTED and project.review_tiers == 0
+
+
+def annotation_undo(*, project: Project, user, now: datetime | None = None) -> QueueSlot:
+    """Take back the annotator's last submission: its input comes back to them, labels kept
+    as a draft to start from."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        last = (
+            Annotation.objects.select_for_update()
+            .filter(project=project, author=user, source=AnnotationSource.HUMAN)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if last is None:
+            raise ServiceError("Nothing to undo.")
+        if not annotation_is_open(last, project):
+            raise ServiceError("Your last annotation has been reviewed and can't be undone.")
+        slot = QueueSlot.objects.select_for_update().filter(annotation=last).first()
+        if slot is None:
+            raise ServiceError("Nothing to undo.")
+        labels = list(last.labels.values_list("concept_id", flat=True))
+        AnnotationDraft.objects.update_or_create(
+            user=user,
+            input_id=last.input_id,
+            defaults={"project": project, "concept_ids": labels, "note": "undone"},
+        )
+        slot.annotation = None
+        slot.leased_to = user
+        slot.leased_until = now + timedelta(minutes=project.lease_minutes)
+        slot.save(update_fields=["annotation", "leased_to", "leased_until"])
+        input = last.input
+        last.delete()
+        input_status_refresh(input=input)
+    return slot
+
+
+def annotation_relabel(*, annotation: Annotation, user, concept_ids: list[int]) -> Annotation:
+    """The author fixes the labels of an annotation nobody has reviewed yet."""
+    project = annotation.project
+    labels = _checked_labels(project, concept_ids)
+    with transaction.atomic():
+        annotation = Annotation.objects.select_for_update().get(id=annotation.id)
+        if annotation.author_id != user.id:
+            raise ServiceError("Only its author can change an annotation.")
+        if not annotation_is_open(annotation, project):
+            raise ServiceError("This annotation has been reviewed and can't be changed.")
+        annotation.labels.all().delete()
+        AnnotationLabel.objects.bulk_create(
+            [AnnotationLabel(annotation=annotation, concept_id=c) for c in labels]
+        )
+        annotation.save(update_fields=["updated_at"])
+    return annotation
+
+
+def draft_resubmit(*, draft: AnnotationDraft, user) -> Submission:
+    if draft.user_id != user.id:
+        raise ServiceError("This draft is someone else's.")
+    submission = annotation_submit(
+        project=draft.project, user=user, input=draft.input, concept_ids=draft.concept_ids
+    )
+    return submission

@@ -13,5 +13,6 @@ urlpatterns = [
         ),
         name="invite_accept",
     ),
+    path("api/v1/", include("labeling.api.urls")),
     path("", include("labeling.urls")),
 ]

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from labeling.api import views
+
+urlpatterns = [
+    path("projects/<int:project_id>/queue/next/", views.queue_next_view, name="api_queue_next"),
+    path(
+        "inputs/<int:input_id>/annotations/",
+        views.annotation_create_view,
+        name="api_annotation_create",
+    ),
+]

@@ -1,0 +1,106 @@
+"""REST API v1, queue part: the annotator's next input and the submission of labels."""
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from labeling.models import Input, Role
+from labeling.permissions import check_role, project_membership
+from labeling.selectors import concepts_resolve
+from labeling.services.errors import ServiceError
+from labeling.services.queue import Outcome, annotation_submit, queue_next
+
+LABELERS = (Role.ANNOTATOR, Role.ADMIN)
+
+
+class ConceptValueSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=200)
+    value = serializers.JSONField(required=False, default=1)
+
+
+class SubmissionSerializer(serializers.Serializer):
+    concepts = ConceptValueSerializer(many=True, required=False)
+    concept_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    client_token = serializers.CharField(max_length=64, required=False, default="")
+    time_spent_ms = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+
+    def validate(self, data):
+        if not data.get("concepts") and not data.get("concept_ids"):
+            raise serializers.ValidationError("Give `concepts` (or `concept_ids`).")
+        return data
+
+
+def _input_json(input: Input) -> dict:
+    args = [input.project_id, input.id]
+    return {
+        "id": input.id,
+        "project": input.project_id,
+        "name": input.original_name,
+        "width": input.width,
+        "height": input.height,
+        "split": input.split,
+        "metadata": input.metadata,
+        "url": reverse("labeling:input_image", args=[*args, "file"]),
+        "thumbnail_url": reverse("labeling:input_image", args=[*args, "thumb"]),
+    }
+
+
+@api_view(["GET"])
+def queue_next_view(request: Request, project_id: int) -> Response:
+    """The next input for the caller, leased to them; 204 when their queue is empty."""
+    project, membership = project_membership(request.user, project_id)
+    check_role(membership, LABELERS)
+    slot = queue_next(project=project, user=request.user)
+    if slot is None:
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    return Response({"input": _input_json(slot.input), "lease_expires_at": slot.leased_until})
+
+
+@api_view(["POST"])
+def annotation_create_view(request: Request, input_id: int) -> Response:
+    """Submit labels for an input from the caller's queue.
+
+    201 created; 200 when it repeats an earlier submission (same ``client_token``); 409 when
+    the lease was lost to another annotator (the labels are kept as a draft).
+    """
+    input = get_object_or_404(Input.objects.select_related("project"), id=input_id)
+    project, membership = project_membership(request.user, input.project_id)
+    check_role(membership, LABELERS)
+    payload = SubmissionSerializer(data=request.data)
+    payload.is_valid(raise_exception=True)
+    data = payload.validated_data
+    concept_ids = list(data.get("concept_ids") or [])
+    if data.get("concepts"):
+        resolved, unknown = concepts_resolve(project, data["concepts"])
+        if unknown:
+            return Response({"error": "Unknown concepts.", "unknown": unknown}, status=400)
+        concept_ids += resolved
+    try:
+        submission = annotation_submit(
+            project=project,
+            user=request.user,
+            input=input,
+            concept_ids=concept_ids,
+            time_spent_ms=data.get("time_spent_ms"),
+            client_token=data["client_token"],
+        )
+    except ServiceError as exc:
+        return Response({"error": str(exc)}, status=400)
+    if submission.outcome is Outcome.LOST:
+        return Response(
+            {"error": submission.message, "draft": submission.draft.id},
+            status=status.HTTP_409_CONFLICT,
+        )
+    annotation = submission.annotation
+    body = {
+        "id": annotation.id,
+        "input": input.id,
+        "status": annotation.status,
+        "concepts": list(annotation.labels.values_list("concept_id", flat=True)),
+        "repeated": submission.outcome is Outcome.REPEATED,
+    }
+    code = status.HTTP_200_OK if submission.outcome is Outcome.REPEATED else 201
+    return Response(body, status=code)

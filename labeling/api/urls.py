@@ -3,6 +3,7 @@ from django.urls import path
 from labeling.api import views
 
 urlpatterns = [
+    path("me/", views.me_view, name="api_me"),
     path("projects/<int:project_id>/queue/next/", views.queue_next_view, name="api_queue_next"),
     path(
         "inputs/<int:input_id>/annotations/",

@@ -49,6 +49,12 @@ def _input_json(input: Input) -> dict:
 
 
 @api_view(["GET"])
+def me_view(request: Request) -> Response:
+    """Who the caller is; also the cheapest authenticated request (a benchmark baseline)."""
+    return Response({"id": request.user.id, "username": request.user.username})
+
+
+@api_view(["GET"])
 def queue_next_view(request: Request, project_id: int) -> Response:
     """The next input for the caller, leased to them; 204 when their queue is empty."""
     project, membership = project_membership(request.user, project_id)

@@ -31,17 +31,25 @@ class QueueSlot(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     leased_until = models.DateTimeField(null=True, blank=True)
-    annotation = models.OneToOneField(
+    # Not a OneToOneField: its unique index over mostly-NULL values would tempt SQLite's
+    # planner away from ``slot_open_order``; the partial unique constraint below does the job.
+    annotation = models.ForeignKey(
         "labeling.Annotation",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
-        related_name="slot",
+        related_name="queue_slots",
+        db_index=False,
     )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["input", "number"], name="slot_unique_number"),
+            models.UniqueConstraint(
+                fields=["annotation"],
+                condition=models.Q(annotation__isnull=False),
+                name="slot_unique_annotation",
+            ),
         ]
         indexes = [
             models.Index(

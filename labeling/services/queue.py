@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from labeling.models import (
@@ -81,12 +81,16 @@ def queue_slots_fill_project(*, project: Project, batch_size: int = 5000) -> int
     return created
 
 
-def queue_overlap_change(*, project: Project, old: int) -> None:
-    """Add or remove open slots after the project's overlap changed from ``old``."""
+def queue_overlap_change(*, project: Project, old: int, now: datetime | None = None) -> None:
+    """Add or remove open slots after the project's overlap changed from ``old``.
+
+    Raising it gives every input that has no accepted label yet its extra slots (labeled
+    inputs keep what they have). Lowering it removes open slots beyond the new overlap,
+    free ones first and live leases last, so no input gets more annotators than asked for.
+    """
+    now = now or timezone.now()
     if project.overlap < old:
-        QueueSlot.objects.filter(
-            project=project, number__gte=project.overlap, annotation__isnull=True
-        ).delete()
+        _remove_extra_slots(project, now)
         return
     waiting = Input.objects.filter(project=project).exclude(status=InputStatus.LABELED)
     ids = list(waiting.values_list("id", flat=True))
@@ -101,6 +105,27 @@ def queue_overlap_change(*, project: Project, old: int) -> None:
                 if (input_id, n) not in have
             ]
         )
+        # A new open slot means the input waits for annotators again.
+        Input.objects.filter(id__in=chunk, status=InputStatus.IN_REVIEW).update(
+            status=InputStatus.UNLABELED
+        )
+
+
+def _remove_extra_slots(project: Project, now: datetime) -> None:
+    crowded = (
+        QueueSlot.objects.filter(project=project)
+        .values("input_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=project.overlap)
+    )
+    for row in crowded.iterator():
+        open_slots = sorted(
+            QueueSlot.objects.filter(input_id=row["input_id"], annotation__isnull=True),
+            key=lambda s: (lease_is_live(s.leased_until, now), -s.number),
+        )
+        extra = open_slots[: row["n"] - project.overlap]
+        QueueSlot.objects.filter(id__in=[s.id for s in extra]).delete()
+        input_status_refresh(input=Input.objects.get(id=row["input_id"]))
 
 
 # ---------------------------------------------------------------------------- next
@@ -125,6 +150,7 @@ def _open_slots(project: Project, user, now: datetime):
     return (
         QueueSlot.objects.filter(project=project, annotation__isnull=True)
         .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        .select_related("input")
         .exclude(Exists(mine_elsewhere))
         .exclude(Exists(skipped))
         .order_by("-priority", "number", "random_key")
@@ -153,7 +179,7 @@ def queue_next(*, project: Project, user, now: datetime | None = None) -> QueueS
         slot.leased_to = user
         slot.leased_until = now + timedelta(minutes=project.lease_minutes)
         slot.save(update_fields=["leased_to", "leased_until"])
-    return QueueSlot.objects.select_related("input").get(id=slot.id)
+    return slot
 
 
 # ---------------------------------------------------------------------------- submit

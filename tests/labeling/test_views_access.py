@@ -104,11 +104,23 @@ def login(client, user):
     return client
 
 
+# The annotator's pages have their own access tests in test_annotate_views.py.
+ANNOTATOR_PAGES = {
+    "label",
+    "label_undo",
+    "label_stats",
+    "label_submit",
+    "label_skip",
+    "my_annotations",
+    "annotation_fix",
+    "draft_submit",
+}
+
+
 def test_every_project_url_is_covered():
     project_urls = {p.name for p in urlpatterns if "<int:project_id>" in str(p.pattern)}
-    covered = {name for name, _ in PAGES} | set(ACTIONS)
-    assert len(project_urls) == 13
-    assert project_urls <= covered
+    covered = {name for name, _ in PAGES} | set(ACTIONS) | ANNOTATOR_PAGES
+    assert project_urls - covered == set()
 
 
 @pytest.mark.parametrize("name", [name for name, _ in PAGES])

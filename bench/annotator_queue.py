@@ -8,8 +8,8 @@ The baseline is `GET /api/v1/me/`: the same stack (gunicorn, Django, token auth)
 queue work, the floor any endpoint here can reach.
 
     .venv/bin/python bench/annotator_queue.py --inputs 100000 --annotators 1,16 --ops 2000
-    .venv/bin/python bench/annotator_queue.py --database-url postgres://postgres@127.0.0.1:5432/portal_bench \
-        --inputs 1000000 --annotators 1,16 --ops 4000
+    .venv/bin/python bench/annotator_queue.py --inputs 1000000 --annotators 1,16 --ops 4000 \
+        --database-url postgres://postgres@127.0.0.1:5432/portal_bench
 """
 
 import argparse

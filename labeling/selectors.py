@@ -37,12 +37,15 @@ class ConceptNode:
     children: list["ConceptNode"] = field(default_factory=list)
 
 
-def concept_tree(project: Project, *, include_archived: bool = True) -> list[ConceptNode]:
-    """The taxonomy as nested nodes, siblings in their order, with accepted-label counts."""
+def concept_tree(
+    project: Project, *, include_archived: bool = True, with_counts: bool = True
+) -> list[ConceptNode]:
+    """The taxonomy as nested nodes, siblings in their order, with accepted-label counts
+    (an aggregate over all labels: leave it out on hot paths)."""
     concepts = Concept.objects.filter(project=project).prefetch_related("synonyms")
     if not include_archived:
         concepts = concepts.filter(archived_at__isnull=True)
-    counts = accepted_label_counts(project)
+    counts = accepted_label_counts(project) if with_counts else {}
     nodes = {c.id: ConceptNode(c, counts.get(c.id, 0)) for c in concepts.order_by("position", "id")}
     roots = []
     for node in nodes.values():
@@ -144,29 +147,21 @@ def project_inputs(project: Project, *, split: str = "", query: str = "") -> Que
     return inputs
 
 
-def _leaves_in_tree_order(nodes: list[ConceptNode]) -> list[Concept]:
-    leaves = []
-    for node in nodes:
-        if node.children:
-            leaves.extend(_leaves_in_tree_order(node.children))
-        else:
-            leaves.append(node.concept)
-    return leaves
-
-
 def label_choices(project: Project) -> list[Choice]:
     """The concepts an annotator can pick: active leaves, in taxonomy order, each with the
     exclusive group (its parent) it belongs to, if any."""
-    tree = concept_tree(project, include_archived=False)
-    parents = {c.id: c for c in Concept.objects.filter(project=project, archived_at__isnull=True)}
-    return [
-        Choice(
-            id=leaf.id,
-            name=leaf.name,
-            group=leaf.parent_id if leaf.parent_id and parents[leaf.parent_id].exclusive else None,
-        )
-        for leaf in _leaves_in_tree_order(tree)
-    ]
+    choices: list[Choice] = []
+
+    def walk(nodes: list[ConceptNode], parent: Concept | None) -> None:
+        for node in nodes:
+            if node.children:
+                walk(node.children, node.concept)
+            else:
+                group = parent.id if parent is not None and parent.exclusive else None
+                choices.append(Choice(id=node.concept.id, name=node.concept.name, group=group))
+
+    walk(concept_tree(project, include_archived=False, with_counts=False), None)
+    return choices
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,17 @@ def project_membership(user, project_id: int) -> tuple[Project, Membership]:
 
     A superuser acts as an admin of every project (an unsaved membership stands for that).
     """
-    project = Project.objects.filter(id=project_id).first()
+    membership = (
+        Membership.objects.select_related("project")
+        .filter(project_id=project_id, user_id=user.id)
+        .first()
+    )
+    if membership is not None:
+        return membership.project, membership
+    project = Project.objects.filter(id=project_id).first() if user.is_superuser else None
     if project is None:
         raise Http404("No such project.")
-    membership = Membership.objects.filter(project=project, user=user).first()
-    if membership is None and user.is_superuser:
-        membership = Membership(project=project, user=user, role=Role.ADMIN)
-    if membership is None:
-        raise Http404("No such project.")
-    return project, membership
+    return project, Membership(project=project, user=user, role=Role.ADMIN)
 
 
 def check_role(membership: Membership, roles: tuple[str, ...]) -> None:

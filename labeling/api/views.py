@@ -101,12 +101,17 @@ def annotation_create_view(request: Request, input_id: int) -> Response:
             status=status.HTTP_409_CONFLICT,
         )
     annotation = submission.annotation
+    repeated = submission.outcome is Outcome.REPEATED
     body = {
         "id": annotation.id,
         "input": input.id,
         "status": annotation.status,
-        "concepts": list(annotation.labels.values_list("concept_id", flat=True)),
-        "repeated": submission.outcome is Outcome.REPEATED,
+        "concepts": (
+            list(annotation.labels.values_list("concept_id", flat=True))
+            if repeated
+            else list(dict.fromkeys(concept_ids))
+        ),
+        "repeated": repeated,
     }
     code = status.HTTP_200_OK if submission.outcome is Outcome.REPEATED else 201
     return Response(body, status=code)

@@ -22,6 +22,7 @@ from labeling.models import (
     AnnotationLabel,
     AnnotationSource,
     AnnotationStatus,
+    Concept,
     Input,
     InputStatus,
     Project,
@@ -29,6 +30,7 @@ from labeling.models import (
     Skip,
 )
 from labeling.queue_rules import (
+    Choice,
     InvalidLabels,
     annotator_offset,
     check_labels,
@@ -36,7 +38,6 @@ from labeling.queue_rules import (
     lease_is_live,
     pick_candidate,
 )
-from labeling.selectors import label_choices
 from labeling.services.errors import ServiceError
 
 CANDIDATES = 8  # rows read (and locked) per request; enough for the tie-break to spread people
@@ -210,8 +211,20 @@ class Submission:
 
 
 def _checked_labels(project: Project, concept_ids) -> list[int]:
+    """Check the chosen ids against the project's pickable concepts (active leaves), reading
+    only the chosen ones: this runs on every submission."""
+    chosen = [int(c) for c in concept_ids]
+    pickable = (
+        Concept.objects.filter(project=project, id__in=chosen, archived_at__isnull=True)
+        .exclude(Exists(Concept.objects.filter(parent=OuterRef("pk"), archived_at__isnull=True)))
+        .select_related("parent")
+    )
+    choices = [
+        Choice(c.id, c.name, c.parent_id if c.parent and c.parent.exclusive else None)
+        for c in pickable
+    ]
     try:
-        return check_labels(concept_ids, label_choices(project))
+        return check_labels(chosen, choices)
     except InvalidLabels as exc:
         raise ServiceError(str(exc)) from exc
 
@@ -258,10 +271,6 @@ def annotation_submit(
 
 
 def _submit(project, user, input, labels, time_spent_ms, client_token, versions, now):
-    if client_token:
-        existing = Annotation.objects.filter(author=user, client_token=client_token).first()
-        if existing is not None:
-            return Submission(Outcome.REPEATED, annotation=existing)
     slots = list(QueueSlot.objects.select_for_update().filter(input=input).order_by("number"))
     done = next((s for s in slots if s.annotation_id and s.leased_to_id == user.id), None)
     if done is not None:
@@ -297,8 +306,20 @@ def _submit(project, user, input, labels, time_spent_ms, client_token, versions,
     slot.annotation, slot.leased_to, slot.leased_until = annotation, user, None
     slot.save(update_fields=["annotation", "leased_to", "leased_until"])
     AnnotationDraft.objects.filter(user=user, input=input).delete()
-    input_status_refresh(input=input)
+    status = input_status_after(
+        slots_filled=sum(1 for s in slots if s.annotation_id),
+        slots_total=len(slots),
+        any_accepted=input.status == InputStatus.LABELED
+        or annotation.status == AnnotationStatus.ACCEPTED,
+    )
+    _input_status_set(input, status)
     return Submission(Outcome.CREATED, annotation=annotation)
+
+
+def _input_status_set(input: Input, status: str) -> None:
+    if status != input.status:
+        Input.objects.filter(id=input.id).update(status=status)
+        input.status = status
 
 
 def input_status_refresh(*, input: Input) -> str:
@@ -308,9 +329,7 @@ def input_status_refresh(*, input: Input) -> str:
         slots_total=len(slots),
         any_accepted=input.annotations.filter(status=AnnotationStatus.ACCEPTED).exists(),
     )
-    if status != input.status:
-        Input.objects.filter(id=input.id).update(status=status)
-        input.status = status
+    _input_status_set(input, status)
     return status
 
 

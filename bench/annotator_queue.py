@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import platform
+import random
 import socket
 import statistics
 import subprocess
@@ -40,6 +41,12 @@ def parse_args():
     parser.add_argument("--data-dir", default=str(Path(tempfile.gettempdir()) / "portal-bench"))
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn process")
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="mean pause between an annotator's submit and next (0: as fast as possible)",
+    )
     return parser.parse_args()
 
 
@@ -232,6 +239,8 @@ def run_level(port, project, concept_ids, tokens, ops) -> dict:
                 errors.append(f"submit {status} {data[:200]!r}")
                 return
             submits.append(ms)
+            if ARGS.think_ms:
+                time.sleep(random.expovariate(1000.0 / ARGS.think_ms))
 
     threads = [threading.Thread(target=annotator, args=(i, t)) for i, t in enumerate(tokens)]
     started = time.perf_counter()

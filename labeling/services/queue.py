@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from labeling.models import (
@@ -132,30 +132,58 @@ def _remove_extra_slots(project: Project, now: datetime) -> None:
 # ---------------------------------------------------------------------------- next
 
 
-def _held_slot(project: Project, user, now: datetime) -> QueueSlot | None:
-    return (
-        QueueSlot.objects.filter(
-            project=project, leased_to=user, annotation__isnull=True, leased_until__gt=now
+# The two queries of ``queue_next`` are written out in SQL: they run on every request, and
+# building them with the ORM cost more than running them. Same text on both databases but
+# for the row lock, which SQLite does without (it runs one writer at a time).
+HELD_SQL = """
+    SELECT id FROM {slot}
+    WHERE project_id = %s AND leased_to_id = %s AND annotation_id IS NULL AND leased_until > %s
+    ORDER BY leased_until LIMIT 1
+"""
+OPEN_SQL = """
+    SELECT s.id, s.input_id, s.number, s.priority, s.random_key FROM {slot} s
+    WHERE s.project_id = %s AND s.annotation_id IS NULL
+      AND (s.leased_until IS NULL OR s.leased_until <= %s)
+      AND NOT EXISTS (SELECT 1 FROM {slot} o
+                      WHERE o.input_id = s.input_id AND o.leased_to_id = %s AND o.id <> s.id)
+      AND NOT EXISTS (SELECT 1 FROM {skip} k WHERE k.input_id = s.input_id AND k.user_id = %s)
+    ORDER BY s.priority DESC, s.number, s.random_key
+    LIMIT %s {lock}
+"""
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    id: int
+    input_id: int
+    number: int
+    priority: float
+    random_key: float
+
+
+def _open_candidates(project: Project, user, now, *, limit: int, wait: bool) -> list[_Candidate]:
+    """Open slots this user may get, in queue order, locked for this transaction.
+
+    ``wait=False`` skips rows other transactions hold; ``wait=True`` waits for them.
+    """
+    lock = ""
+    if connection.features.has_select_for_update:
+        lock = "FOR UPDATE OF s" if wait else "FOR UPDATE OF s SKIP LOCKED"
+    sql = OPEN_SQL.format(slot=QueueSlot._meta.db_table, skip=Skip._meta.db_table, lock=lock)
+    moment = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.id, moment, user.id, user.id, limit])
+        return [_Candidate(*row) for row in cursor.fetchall()]
+
+
+def _held_slot_id(project: Project, user, now: datetime) -> int | None:
+    moment = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            HELD_SQL.format(slot=QueueSlot._meta.db_table), [project.id, user.id, moment]
         )
-        .select_related("input")
-        .order_by("leased_until")
-        .first()
-    )
-
-
-def _open_slots(project: Project, user, now: datetime):
-    mine_elsewhere = QueueSlot.objects.filter(input=OuterRef("input"), leased_to=user).exclude(
-        id=OuterRef("id")
-    )
-    skipped = Skip.objects.filter(input=OuterRef("input"), user=user)
-    return (
-        QueueSlot.objects.filter(project=project, annotation__isnull=True)
-        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
-        .select_related("input")
-        .exclude(Exists(mine_elsewhere))
-        .exclude(Exists(skipped))
-        .order_by("-priority", "number", "random_key")
-    )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def queue_next(*, project: Project, user, now: datetime | None = None) -> QueueSlot | None:
@@ -166,21 +194,28 @@ def queue_next(*, project: Project, user, now: datetime | None = None) -> QueueS
     """
     now = now or timezone.now()
     with transaction.atomic():
-        held = _held_slot(project, user, now)
+        held = _held_slot_id(project, user, now)
         if held is not None:
-            return held
-        slots = _open_slots(project, user, now)
-        candidates = list(slots.select_for_update(skip_locked=True, of=("self",))[:CANDIDATES])
+            return QueueSlot.objects.select_related("input").get(id=held)
+        candidates = _open_candidates(project, user, now, limit=CANDIDATES, wait=False)
         if not candidates:
             # Everything left may be locked by others this instant: wait for them instead.
-            candidates = list(slots.select_for_update(of=("self",))[:1])
-        slot = pick_candidate(candidates, annotator_offset(user.id, project.id))
-        if slot is None:
+            candidates = _open_candidates(project, user, now, limit=1, wait=True)
+        chosen = pick_candidate(candidates, annotator_offset(user.id, project.id))
+        if chosen is None:
             return None
-        slot.leased_to = user
-        slot.leased_until = now + timedelta(minutes=project.lease_minutes)
-        slot.save(update_fields=["leased_to", "leased_until"])
-    return slot
+        until = now + timedelta(minutes=project.lease_minutes)
+        QueueSlot.objects.filter(id=chosen.id).update(leased_to=user, leased_until=until)
+    return QueueSlot(
+        id=chosen.id,
+        project=project,
+        input=Input.objects.get(id=chosen.input_id),
+        number=chosen.number,
+        priority=chosen.priority,
+        random_key=chosen.random_key,
+        leased_to=user,
+        leased_until=until,
+    )
 
 
 # ---------------------------------------------------------------------------- submit

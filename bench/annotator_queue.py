@@ -292,7 +292,7 @@ def main() -> None:
         print(
             f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
             f"{platform.python_version()}, {engine}, gunicorn {ARGS.workers}x{ARGS.threads} "
-            f"threads, client threads on the same machine"
+            f"threads, client threads on the same machine, think time {ARGS.think_ms:.0f} ms"
         )
         print(
             f"project: {ARGS.inputs:,} inputs, overlap {ARGS.overlap}, "

@@ -171,6 +171,8 @@ def start_server(port: int) -> subprocess.Popen:
             "gthread",
             "--log-level",
             "warning",
+            "--keep-alive",
+            "75",
         ],
         cwd=REPO,
         env=env,
@@ -187,14 +189,25 @@ def start_server(port: int) -> subprocess.Popen:
 
 
 class Client:
+    """One annotator's keep-alive connection; reconnects when the server closed it."""
+
     def __init__(self, port: int, token: str):
+        self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
 
     def request(self, method: str, path: str, body: dict | None = None):
+        payload = json.dumps(body) if body else None
         started = time.perf_counter()
-        self.conn.request(method, path, json.dumps(body) if body else None, self.headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, payload, self.headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            started = time.perf_counter()
+            self.conn.request(method, path, payload, self.headers)
+            response = self.conn.getresponse()
         data = response.read()
         return response.status, data, (time.perf_counter() - started) * 1000
 

@@ -22,7 +22,7 @@ def test_roles_in_browser(live_server, new_context, project, admin, annotator, o
     # then she sees it, but none of the admin tabs or the upload button
     expect(anna).to_have_url(dashboard_url)
     expect(anna.get_by_role("heading", level=1)).to_have_text(project.name)
-    expect(anna.locator("nav.tabs a")).to_have_text(["Dashboard", "Taxonomy", "Inputs"])
+    expect(anna.locator("nav.tabs a")).to_have_text(["Dashboard", "Label", "Taxonomy", "Inputs"])
     expect(anna.get_by_role("link", name="Upload images")).to_have_count(0)
     shot(anna, "roles_01_annotator_dashboard")
     # and typing the upload address is refused

@@ -9,6 +9,7 @@ from labeling.models.annotations import (
 from labeling.models.inputs import Input, InputStatus, Split, UploadBatch, UploadItem
 from labeling.models.projects import Membership, Project, Role
 from labeling.models.queue import AnnotationDraft, QueueSlot, Skip
+from labeling.models.review import RejectReason, ReviewDecision, ReviewTier
 from labeling.models.taxonomy import (
     Concept,
     ConceptChange,
@@ -33,6 +34,9 @@ __all__ = [
     "Membership",
     "Project",
     "QueueSlot",
+    "RejectReason",
+    "ReviewDecision",
+    "ReviewTier",
     "Role",
     "Skip",
     "Split",

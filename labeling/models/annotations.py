@@ -44,6 +44,24 @@ class Annotation(models.Model):
     dictionary_versions = models.JSONField(
         default=dict, blank=True, help_text="Concept id → visual-dictionary version shown."
     )
+    review_leased_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    review_leased_until = models.DateTimeField(null=True, blank=True)
+    corrects = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="corrections",
+        help_text="The annotation a reviewer corrected with this one.",
+    )
+    gold_correct = models.BooleanField(
+        null=True, blank=True, help_text="On a gold item: whether it matched the known answer."
+    )
+    disagreement = models.BooleanField(
+        default=False, help_text="Other annotators of the input gave other labels."
+    )
     client_token = models.CharField(
         max_length=64, blank=True, help_text="Sent with a submission; a repeat is the same one."
     )
@@ -63,6 +81,11 @@ class Annotation(models.Model):
             models.Index(fields=["project", "status"]),
             models.Index(fields=["input", "status"]),
             models.Index(fields=["project", "author", "created_at"]),
+            models.Index(
+                fields=["project", "review_tier", "id"],
+                name="annotation_review_queue",
+                condition=models.Q(status="pending_review"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -32,6 +32,11 @@ class Input(models.Model):
         max_length=12, choices=InputStatus.choices, default=InputStatus.UNLABELED
     )
     metadata = models.JSONField(default=dict, blank=True)
+    gold_concept_ids = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Known answer: a gold item, mixed unannounced into annotators' queues.",
+    )
     batch = models.ForeignKey(
         "labeling.UploadBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -32,6 +32,18 @@ class Project(models.Model):
         validators=[MaxValueValidator(3)],
         help_text="Review tiers an annotation passes; with none, annotations are accepted at once.",
     )
+    consensus_auto_accept = models.BooleanField(
+        default=False,
+        help_text="With overlap above 1, accept matching labels without review.",
+    )
+    consensus_majority = models.PositiveSmallIntegerField(
+        default=0, help_text="How many must agree for consensus; 0 means all of them."
+    )
+    gold_rate = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of an annotator's items that are gold items, while any are left.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

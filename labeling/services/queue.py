@@ -245,7 +245,7 @@ class Submission:
         return "Saved."
 
 
-def _checked_labels(project: Project, concept_ids) -> list[int]:
+def checked_labels(project: Project, concept_ids) -> list[int]:
     """Check the chosen ids against the project's pickable concepts (active leaves), reading
     only the chosen ones: this runs on every submission."""
     chosen = [int(c) for c in concept_ids]
@@ -281,7 +281,7 @@ def annotation_submit(
     took; a submission that lost its slot becomes a draft. A repeat of the same
     ``client_token`` (or a second submission for the same input) returns the first one.
     """
-    labels = _checked_labels(project, concept_ids)
+    labels = checked_labels(project, concept_ids)
     now = now or timezone.now()
     if input.project_id != project.id:
         raise ServiceError("This input is not in this project.")
@@ -323,14 +323,13 @@ def _submit(project, user, input, labels, time_spent_ms, client_token, versions,
             defaults={"project": project, "concept_ids": labels, "note": "lease lost"},
         )
         return Submission(Outcome.LOST, draft=draft)
-    needs_review = project.review_tiers > 0
     annotation = Annotation.objects.create(
         project=project,
         input=input,
         author=user,
         source=AnnotationSource.HUMAN,
-        status=AnnotationStatus.PENDING_REVIEW if needs_review else AnnotationStatus.ACCEPTED,
-        review_tier=1 if needs_review else 0,
+        status=AnnotationStatus.PENDING_REVIEW,
+        review_tier=0,
         time_spent_ms=time_spent_ms,
         dictionary_versions={str(k): v for k, v in versions.items()},
         client_token=client_token,
@@ -341,14 +340,37 @@ def _submit(project, user, input, labels, time_spent_ms, client_token, versions,
     slot.annotation, slot.leased_to, slot.leased_until = annotation, user, None
     slot.save(update_fields=["annotation", "leased_to", "leased_until"])
     AnnotationDraft.objects.filter(user=user, input=input).delete()
+    _after_submit(project, input, annotation, labels, slots)
+    return Submission(Outcome.CREATED, annotation=annotation)
+
+
+def _after_submit(project, input, annotation, labels, slots) -> None:
+    """Gold check, or routing to review (after consensus when several annotate an input)."""
+    from labeling.services import review
+
+    filled = sum(1 for s in slots if s.annotation_id)
+    if input.gold_concept_ids is not None:
+        annotation.gold_correct = set(labels) == set(input.gold_concept_ids)
+        annotation.status = (
+            AnnotationStatus.ACCEPTED if annotation.gold_correct else AnnotationStatus.REJECTED
+        )
+        annotation.save(update_fields=["gold_correct", "status", "updated_at"])
+        return
+    waits_for_others = len(slots) > 1 and (project.review_tiers or project.consensus_auto_accept)
+    if not waits_for_others:
+        review.annotation_route(
+            annotation=annotation, after_tier=0, rules=review.tier_rules(project)
+        )
+    elif filled == len(slots):
+        review.consensus_resolve(input=input, project=project)
+        return
     status = input_status_after(
-        slots_filled=sum(1 for s in slots if s.annotation_id),
+        slots_filled=filled,
         slots_total=len(slots),
         any_accepted=input.status == InputStatus.LABELED
         or annotation.status == AnnotationStatus.ACCEPTED,
     )
     _input_status_set(input, status)
-    return Submission(Outcome.CREATED, annotation=annotation)
 
 
 def _input_status_set(input: Input, status: str) -> None:
@@ -389,8 +411,13 @@ def annotation_is_open(annotation: Annotation, project: Project) -> bool:
     """Not reviewed yet, so its author may still undo or fix it."""
     if annotation.source != AnnotationSource.HUMAN:
         return False
+    if annotation.decisions.exists():
+        return False
     if annotation.status == AnnotationStatus.PENDING_REVIEW:
-        return annotation.review_tier <= 1
+        being_reviewed = annotation.review_leased_until and (
+            annotation.review_leased_until > timezone.now()
+        )
+        return annotation.review_tier <= 1 and not being_reviewed
     return annotation.status == AnnotationStatus.ACCEPTED and project.review_tiers == 0
 
 
@@ -431,7 +458,7 @@ def annotation_undo(*, project: Project, user, now: datetime | None = None) -> Q
 def annotation_relabel(*, annotation: Annotation, user, concept_ids: list[int]) -> Annotation:
     """The author fixes the labels of an annotation nobody has reviewed yet."""
     project = annotation.project
-    labels = _checked_labels(project, concept_ids)
+    labels = checked_labels(project, concept_ids)
     with transaction.atomic():
         annotation = Annotation.objects.select_for_update().get(id=annotation.id)
         if annotation.author_id != user.id:

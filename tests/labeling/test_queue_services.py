@@ -312,12 +312,15 @@ def test_with_review_the_input_is_in_review_once_every_slot_is_filled(
 
     first = submit(project, annotator, input, robin).annotation
     input.refresh_from_db()
-    assert (first.status, first.review_tier) == (AnnotationStatus.PENDING_REVIEW, 1)
+    # with two annotators per input, the first waits (tier 0) for the other's labels
+    assert (first.status, first.review_tier) == (AnnotationStatus.PENDING_REVIEW, 0)
     assert input.status == InputStatus.UNLABELED
 
     submit(project, bob, input, robin)
     input.refresh_from_db()
+    first.refresh_from_db()
     assert input.status == InputStatus.IN_REVIEW
+    assert (first.status, first.review_tier) == (AnnotationStatus.PENDING_REVIEW, 1)
 
 
 def test_time_spent_and_dictionary_versions_are_stored(project, annotator, robin):

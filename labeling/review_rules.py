@@ -1,0 +1,114 @@
+"""Pure rules of review: which tier an annotation goes to next, consensus, agreement.
+
+No ORM here. Agreement statistics follow Cohen (1960) and Fleiss (1971).
+"""
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+ALL = "all"
+SAMPLE = "sample"
+DISAGREEMENTS = "disagreements"
+MODEL_DOUBT = "model_doubt"
+MODEL_SPOT_CHECK = "model_spot_check"
+MODES = (ALL, SAMPLE, DISAGREEMENTS, MODEL_DOUBT, MODEL_SPOT_CHECK)
+
+
+@dataclass(frozen=True)
+class TierRule:
+    """What a review tier looks at: every annotation, a share of them, or a kind of them."""
+
+    number: int
+    mode: str = ALL
+    sample_rate: float = 1.0  # for SAMPLE and MODEL_SPOT_CHECK
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What routing needs to know of an annotation."""
+
+    id: int
+    from_model: bool = False
+    disagreement: bool = False
+    model_band: str = ""  # "doubt" or "auto" for a model's annotation
+
+
+def draw(annotation_id: int, tier: int) -> float:
+    """A fixed number in [0, 1) per annotation and tier: the same sample on every run."""
+    digest = hashlib.blake2b(f"{annotation_id}:{tier}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def tier_takes(rule: TierRule, facts: Facts) -> bool:
+    if rule.mode == ALL:
+        return not facts.from_model or facts.model_band == "doubt"
+    if rule.mode == SAMPLE:
+        return draw(facts.id, rule.number) < rule.sample_rate
+    if rule.mode == DISAGREEMENTS:
+        return facts.disagreement
+    if rule.mode == MODEL_DOUBT:
+        return facts.from_model and facts.model_band == "doubt"
+    if rule.mode == MODEL_SPOT_CHECK:
+        return (
+            facts.from_model
+            and facts.model_band == "auto"
+            and (draw(facts.id, rule.number) < rule.sample_rate)
+        )
+    raise ValueError(f"unknown review mode {rule.mode!r}")
+
+
+def next_tier(after: int, rules: Sequence[TierRule], facts: Facts) -> int | None:
+    """The first tier above ``after`` that takes this annotation; None means accept it."""
+    for rule in sorted(rules, key=lambda r: r.number):
+        if rule.number > after and tier_takes(rule, facts):
+            return rule.number
+    return None
+
+
+def consensus(label_sets: Sequence[frozenset[int]], majority: int) -> frozenset[int] | None:
+    """The label set at least ``majority`` annotators gave (all of them when 0), or None."""
+    if not label_sets:
+        return None
+    needed = majority or len(label_sets)
+    labels, count = Counter(label_sets).most_common(1)[0]
+    return labels if count >= needed else None
+
+
+def cohen_kappa(pairs: Sequence[tuple[object, object]]) -> float | None:
+    """Cohen's kappa of two raters, from (rater A's category, rater B's category) per item."""
+    n = len(pairs)
+    if n == 0:
+        return None
+    observed = sum(1 for a, b in pairs if a == b) / n
+    a_counts = Counter(a for a, _ in pairs)
+    b_counts = Counter(b for _, b in pairs)
+    expected = sum(a_counts[c] * b_counts.get(c, 0) for c in a_counts) / (n * n)
+    if expected == 1:
+        return 1.0 if observed == 1 else None
+    return (observed - expected) / (1 - expected)
+
+
+def fleiss_kappa(ratings: Sequence[dict[object, int]]) -> float | None:
+    """Fleiss' kappa from, per item, the number of raters who chose each category.
+
+    Every item must have the same number of raters (at least two).
+    """
+    items = [r for r in ratings if sum(r.values()) > 0]
+    if not items:
+        return None
+    raters = sum(items[0].values())
+    if raters < 2 or any(sum(r.values()) != raters for r in items):
+        raise ValueError("Fleiss' kappa needs the same number (>= 2) of raters per item")
+    n = len(items)
+    totals: Counter = Counter()
+    agreement = 0.0
+    for item in items:
+        totals.update(item)
+        agreement += (sum(v * v for v in item.values()) - raters) / (raters * (raters - 1))
+    p_bar = agreement / n
+    p_e = sum((t / (n * raters)) ** 2 for t in totals.values())
+    if p_e == 1:
+        return 1.0 if p_bar == 1 else None
+    return (p_bar - p_e) / (1 - p_e)

@@ -1,0 +1,366 @@
+"""Tiered review: routing between tiers, consensus, the reviewer queue, decisions, gold.
+
+Decisions are append-only (``ReviewDecision``); an annotation's status and tier move only
+through ``review_decide`` and the routing here.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from labeling.models import (
+    Annotation,
+    AnnotationDraft,
+    AnnotationLabel,
+    AnnotationSource,
+    AnnotationStatus,
+    Input,
+    InputStatus,
+    Membership,
+    Project,
+    QueueSlot,
+    RejectReason,
+    ReviewDecision,
+    ReviewTier,
+    Role,
+)
+from labeling.review_rules import Facts, TierRule, consensus, next_tier
+from labeling.services.errors import ServiceError
+
+Action = ReviewDecision.Action
+REVIEW_LEASE_MINUTES = 10
+
+
+# ---------------------------------------------------------------------------- configuration
+
+
+def tier_rules(project: Project) -> list[TierRule]:
+    """The rule of each of the project's tiers; a tier without a stored rule takes all."""
+    if not project.review_tiers:
+        return []
+    stored = {t.number: t for t in ReviewTier.objects.filter(project=project)}
+    return [
+        TierRule(n, stored[n].mode, stored[n].sample_rate) if n in stored else TierRule(n)
+        for n in range(1, project.review_tiers + 1)
+    ]
+
+
+@transaction.atomic
+def review_tiers_configure(*, project: Project, tiers: list[tuple[str, float]]) -> None:
+    """Set the project's tiers: one (mode, sample rate) per tier, tier 1 first (0 to 3)."""
+    if len(tiers) > 3:
+        raise ServiceError("A project has at most 3 review tiers.")
+    for mode, rate in tiers:
+        if mode not in ReviewTier.Mode.values:
+            raise ServiceError(f"Unknown review mode {mode!r}.")
+        if not 0.0 <= rate <= 1.0:
+            raise ServiceError("A sample rate is between 0 and 1.")
+    ReviewTier.objects.filter(project=project, number__gt=len(tiers)).delete()
+    for number, (mode, rate) in enumerate(tiers, start=1):
+        ReviewTier.objects.update_or_create(
+            project=project, number=number, defaults={"mode": mode, "sample_rate": rate}
+        )
+    project.review_tiers = len(tiers)
+    project.save(update_fields=["review_tiers"])
+
+
+@transaction.atomic
+def reject_reasons_set(*, project: Project, reasons: list[str]) -> None:
+    RejectReason.objects.filter(project=project).delete()
+    RejectReason.objects.bulk_create(
+        [
+            RejectReason(project=project, text=text.strip()[:200], position=i)
+            for i, text in enumerate(reasons)
+            if text.strip()
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------- routing
+
+
+def _facts(annotation: Annotation) -> Facts:
+    return Facts(
+        id=annotation.id,
+        from_model=annotation.source == AnnotationSource.MODEL,
+        disagreement=annotation.disagreement,
+    )
+
+
+def annotation_route(*, annotation: Annotation, after_tier: int, rules: list[TierRule]) -> None:
+    """Send the annotation to the next tier that takes it, or accept it."""
+    tier = next_tier(after_tier, rules, _facts(annotation))
+    if tier is None:
+        annotation.status = AnnotationStatus.ACCEPTED
+    else:
+        annotation.status = AnnotationStatus.PENDING_REVIEW
+        annotation.review_tier = tier
+    annotation.review_leased_to = None
+    annotation.review_leased_until = None
+    annotation.save(
+        update_fields=[
+            "status",
+            "review_tier",
+            "review_leased_to",
+            "review_leased_until",
+            "updated_at",
+        ]
+    )
+
+
+def _label_set(annotation: Annotation) -> frozenset[int]:
+    return frozenset(label.concept_id for label in annotation.labels.all())
+
+
+def consensus_resolve(*, input: Input, project: Project) -> None:
+    """Once every slot of an input is filled: accept matching labels by consensus (when the
+    project says so), or flag a disagreement and route every annotation to review."""
+    annotations = list(
+        Annotation.objects.filter(
+            queue_slots__input=input, status=AnnotationStatus.PENDING_REVIEW, review_tier=0
+        ).prefetch_related("labels")
+    )
+    if not annotations:
+        return
+    sets = [_label_set(a) for a in annotations]
+    agreed = consensus(sets, project.consensus_majority)
+    rules = tier_rules(project)
+    for annotation, labels in zip(annotations, sets, strict=True):
+        annotation.disagreement = len(set(sets)) > 1
+        annotation.save(update_fields=["disagreement"])
+        if project.consensus_auto_accept and agreed is not None and labels == agreed:
+            ReviewDecision.objects.create(
+                project=project, annotation=annotation, tier=0, action=Action.CONSENSUS
+            )
+            annotation.status = AnnotationStatus.ACCEPTED
+            annotation.save(update_fields=["status", "updated_at"])
+        else:
+            annotation_route(annotation=annotation, after_tier=0, rules=rules)
+    input_status_sync(input=input)
+
+
+def input_status_sync(*, input: Input) -> None:
+    """The input is labeled once one annotation is accepted; in review while some wait."""
+    statuses = set(input.annotations.values_list("status", flat=True))
+    open_slots = QueueSlot.objects.filter(input=input, annotation__isnull=True).exists()
+    if AnnotationStatus.ACCEPTED in statuses:
+        status = InputStatus.LABELED
+    elif AnnotationStatus.PENDING_REVIEW in statuses and not open_slots:
+        status = InputStatus.IN_REVIEW
+    else:
+        status = InputStatus.UNLABELED
+    Input.objects.filter(id=input.id).exclude(status=status).update(status=status)
+
+
+# ---------------------------------------------------------------------------- reviewer queue
+
+
+REVIEW_HELD_SQL = """
+    SELECT id FROM {annotation}
+    WHERE project_id = %s AND status = 'pending_review' AND review_tier = %s
+      AND review_leased_to_id = %s AND review_leased_until > %s
+    LIMIT 1
+"""
+REVIEW_OPEN_SQL = """
+    SELECT a.id FROM {annotation} a
+    WHERE a.project_id = %s AND a.status = 'pending_review' AND a.review_tier = %s
+      AND (a.author_id IS NULL OR a.author_id <> %s)
+      AND (a.review_leased_until IS NULL OR a.review_leased_until <= %s)
+    ORDER BY a.id
+    LIMIT 1 {lock}
+"""
+
+
+def _review_membership(project: Project, user) -> Membership:
+    membership = Membership.objects.filter(project=project, user=user).first()
+    if membership is None and user.is_superuser:
+        return Membership(project=project, user=user, role=Role.ADMIN)
+    if membership is None:
+        raise ServiceError("You are not a member of this project.")
+    return membership
+
+
+def reviewer_tier(project: Project, user) -> int:
+    """The tier this user reviews: a reviewer's own tier; an admin reviews tier 1."""
+    membership = _review_membership(project, user)
+    if membership.role == Role.REVIEWER:
+        return membership.review_tier or 1
+    if membership.role == Role.ADMIN:
+        return 1
+    raise ServiceError("Only reviewers review.")
+
+
+def review_next(
+    *, project: Project, user, tier: int | None = None, now: datetime | None = None
+) -> Annotation | None:
+    """Lease the next pending annotation of the reviewer's tier (never their own)."""
+    now = now or timezone.now()
+    tier = tier or reviewer_tier(project, user)
+    table = Annotation._meta.db_table
+    moment = connection.ops.adapt_datetimefield_value(now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            REVIEW_HELD_SQL.format(annotation=table), [project.id, tier, user.id, moment]
+        )
+        row = cursor.fetchone()
+        if row is None:
+            lock = "FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update else ""
+            cursor.execute(
+                REVIEW_OPEN_SQL.format(annotation=table, lock=lock),
+                [project.id, tier, user.id, moment],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            Annotation.objects.filter(id=row[0]).update(
+                review_leased_to=user,
+                review_leased_until=now + timedelta(minutes=REVIEW_LEASE_MINUTES),
+            )
+    return (
+        Annotation.objects.select_related("input", "author")
+        .prefetch_related("labels__concept", "decisions__reviewer")
+        .get(id=row[0])
+    )
+
+
+# ---------------------------------------------------------------------------- decisions
+
+
+def _check_can_decide(annotation: Annotation, reviewer, now: datetime) -> None:
+    if annotation.status != AnnotationStatus.PENDING_REVIEW or annotation.review_tier < 1:
+        raise ServiceError("This annotation is not waiting for review (already decided?).")
+    if annotation.author_id == reviewer.id:
+        raise ServiceError("Nobody reviews their own annotation.")
+    membership = _review_membership(annotation.project, reviewer)
+    if membership.role == Role.REVIEWER and membership.review_tier != annotation.review_tier:
+        raise ServiceError(
+            f"This annotation waits at tier {annotation.review_tier}; you review tier "
+            f"{membership.review_tier}."
+        )
+    if membership.role not in (Role.REVIEWER, Role.ADMIN):
+        raise ServiceError("Only reviewers review.")
+    held_by_other = (
+        annotation.review_leased_to_id not in (None, reviewer.id)
+        and annotation.review_leased_until is not None
+        and annotation.review_leased_until > now
+    )
+    if held_by_other:
+        raise ServiceError("Another reviewer is deciding this annotation right now.")
+
+
+def review_decide(
+    *,
+    annotation: Annotation,
+    reviewer,
+    action: str,
+    reason: str = "",
+    concept_ids: list[int] | None = None,
+    bulk: bool = False,
+    now: datetime | None = None,
+) -> ReviewDecision:
+    """Approve, reject (with a reason) or correct an annotation at its current tier."""
+    from labeling.services.queue import checked_labels  # the same checks as a submission
+
+    now = now or timezone.now()
+    reason = reason.strip()
+    if action == Action.REJECT and not reason:
+        raise ServiceError("Say why you reject it: pick a reason or type one.")
+    if action not in (Action.APPROVE, Action.REJECT, Action.CORRECT):
+        raise ServiceError(f"Unknown decision {action!r}.")
+    with transaction.atomic():
+        annotation = (
+            Annotation.objects.select_for_update(of=("self",))
+            .select_related("project", "input")
+            .get(id=annotation.id)
+        )
+        project = annotation.project
+        _check_can_decide(annotation, reviewer, now)
+        tier = annotation.review_tier
+        decision = ReviewDecision(
+            project=project,
+            annotation=annotation,
+            tier=tier,
+            reviewer=reviewer,
+            action=action,
+            reason=reason[:300],
+            bulk=bulk,
+        )
+        if action == Action.APPROVE:
+            decision.save()
+            annotation_route(annotation=annotation, after_tier=tier, rules=tier_rules(project))
+        elif action == Action.REJECT:
+            decision.save()
+            _reject(annotation, reason, now)
+        else:
+            labels = checked_labels(project, concept_ids or [])
+            correction = _correct(annotation, reviewer, labels)
+            decision.corrected_concept_ids = labels
+            decision.correction = correction
+            decision.save()
+            annotation_route(annotation=correction, after_tier=tier, rules=tier_rules(project))
+        input_status_sync(input=annotation.input)
+    return decision
+
+
+def _reject(annotation: Annotation, reason: str, now: datetime) -> None:
+    """Back to the annotators: the author gets the input again first, with the reason."""
+    annotation.status = AnnotationStatus.REJECTED
+    annotation.review_leased_to = None
+    annotation.save(update_fields=["status", "review_leased_to", "updated_at"])
+    if annotation.author_id is None:
+        return
+    labels = list(annotation.labels.values_list("concept_id", flat=True))
+    AnnotationDraft.objects.update_or_create(
+        user_id=annotation.author_id,
+        input_id=annotation.input_id,
+        defaults={
+            "project_id": annotation.project_id,
+            "concept_ids": labels,
+            "note": f"Rejected: {reason}"[:300],
+        },
+    )
+    QueueSlot.objects.filter(annotation=annotation).update(
+        annotation=None,
+        leased_to_id=annotation.author_id,
+        leased_until=now + timedelta(minutes=annotation.project.lease_minutes),
+    )
+
+
+def _correct(annotation: Annotation, reviewer, labels: list[int]) -> Annotation:
+    """The reviewer's labels replace the annotation's; the original is kept, superseded."""
+    correction = Annotation.objects.create(
+        project_id=annotation.project_id,
+        input_id=annotation.input_id,
+        author=reviewer,
+        source=AnnotationSource.HUMAN,
+        status=AnnotationStatus.PENDING_REVIEW,
+        review_tier=annotation.review_tier,
+        corrects=annotation,
+        disagreement=annotation.disagreement,
+    )
+    AnnotationLabel.objects.bulk_create(
+        [AnnotationLabel(annotation=correction, concept_id=c) for c in labels]
+    )
+    annotation.status = AnnotationStatus.SUPERSEDED
+    annotation.review_leased_to = None
+    annotation.save(update_fields=["status", "review_leased_to", "updated_at"])
+    QueueSlot.objects.filter(annotation=annotation).update(annotation=correction)
+    return correction
+
+
+def review_bulk_approve(*, project: Project, reviewer, annotation_ids: list[int]) -> int:
+    """Approve many annotations at the reviewer's tier, one decision (audit entry) each.
+
+    Skips the ones that can no longer be decided (decided meanwhile, own, other tier).
+    """
+    approved = 0
+    for annotation in Annotation.objects.filter(project=project, id__in=annotation_ids):
+        try:
+            review_decide(
+                annotation=annotation, reviewer=reviewer, action=Action.APPROVE, bulk=True
+            )
+        except ServiceError:
+            continue
+        approved += 1
+    return approved

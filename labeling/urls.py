@@ -1,6 +1,16 @@
 from django.urls import path
 
-from labeling.views import annotate, dictionary, ingest, inputs, projects, taxonomy
+from labeling.views import (
+    annotate,
+    audit,
+    dictionary,
+    ingest,
+    inputs,
+    projects,
+    quality,
+    review,
+    taxonomy,
+)
 
 app_name = "labeling"
 
@@ -65,3 +75,5 @@ urlpatterns = [
         name="example_image",
     ),
 ]
+
+urlpatterns += review.urlpatterns + audit.urlpatterns + quality.urlpatterns

@@ -8,12 +8,13 @@ own stable offset picks among equals. SQLite serializes writers instead (immedia
 transactions), which gives the same guarantee on one machine.
 """
 
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, Max, OuterRef
 from django.utils import timezone
 
 from labeling.models import (
@@ -186,6 +187,34 @@ def _held_slot_id(project: Project, user, now: datetime) -> int | None:
     return row[0] if row else None
 
 
+def _gold_slot(project: Project, user, now: datetime) -> QueueSlot | None:
+    """A gold item this annotator has not seen, in a slot made for them; None when none is
+    left. Gold items have no slots of their own, so they never wait in the normal queue."""
+    seen = QueueSlot.objects.filter(input=OuterRef("pk"), leased_to=user)
+    skipped = Skip.objects.filter(input=OuterRef("pk"), user=user)
+    gold = (
+        Input.objects.filter(project=project, gold_concept_ids__isnull=False)
+        .exclude(Exists(seen))
+        .exclude(Exists(skipped))
+        .order_by("?")
+        .first()
+    )
+    if gold is None:
+        return None
+    number = QueueSlot.objects.filter(input=gold).aggregate(n=Max("number"))["n"]
+    try:
+        with transaction.atomic():
+            return QueueSlot.objects.create(
+                project=project,
+                input=gold,
+                number=0 if number is None else number + 1,
+                leased_to=user,
+                leased_until=now + timedelta(minutes=project.lease_minutes),
+            )
+    except IntegrityError:
+        return None  # another annotator took that number this instant; serve normal work
+
+
 def queue_next(*, project: Project, user, now: datetime | None = None) -> QueueSlot | None:
     """Lease the next input to ``user``; None when nothing is left for them.
 
@@ -197,6 +226,10 @@ def queue_next(*, project: Project, user, now: datetime | None = None) -> QueueS
         held = _held_slot_id(project, user, now)
         if held is not None:
             return QueueSlot.objects.select_related("input").get(id=held)
+        if project.gold_rate and random.random() < project.gold_rate:
+            gold = _gold_slot(project, user, now)
+            if gold is not None:
+                return gold
         candidates = _open_candidates(project, user, now, limit=CANDIDATES, wait=False)
         if not candidates:
             # Everything left may be locked by others this instant: wait for them instead.

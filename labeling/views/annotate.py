@@ -44,6 +44,7 @@ def _int_list(values: list[str]) -> list[int]:
 def _task_context(request: HttpRequest, project: Project, slot: QueueSlot | None, **extra):
     groups = selectors.label_form(project)
     selected: list[int] = []
+    draft = None
     if slot is not None:
         draft = AnnotationDraft.objects.filter(user=request.user, input=slot.input_id).first()
         selected = draft.concept_ids if draft else []
@@ -60,6 +61,7 @@ def _task_context(request: HttpRequest, project: Project, slot: QueueSlot | None
         "selected": selected,
         "versions": ",".join(f"{k}:{v}" for k, v in versions.items()),
         "client_token": uuid.uuid4().hex,
+        "draft": draft,
         **extra,
     }
 
@@ -156,7 +158,7 @@ def my_annotations(request: HttpRequest, project: Project) -> HttpResponse:
             project=project, author=request.user, source=AnnotationSource.HUMAN
         )
         .select_related("input")
-        .prefetch_related("labels__concept")
+        .prefetch_related("labels__concept", "decisions")
         .order_by("-created_at", "-id")
     )
     if status:

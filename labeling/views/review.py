@@ -1,3 +1,213 @@
-"""(being written)"""
+"""Reviewer pages: the tier queue (keyboard first), bulk approval, and the tiers' settings."""
 
-urlpatterns: list = []
+from django.contrib import messages
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from labeling import selectors
+from labeling.models import (
+    Annotation,
+    AnnotationSource,
+    AnnotationStatus,
+    Project,
+    RejectReason,
+    ReviewTier,
+    Role,
+)
+from labeling.permissions import ADMIN, project_view
+from labeling.services.errors import ServiceError
+from labeling.services.review import (
+    reject_reasons_set,
+    review_bulk_approve,
+    review_decide,
+    review_next,
+    review_tiers_configure,
+    reviewer_tier,
+)
+
+REVIEWERS = (Role.REVIEWER, Role.ADMIN)
+BULK_LIMIT = 5000
+
+
+def _review_context(
+    request: HttpRequest, project: Project, annotation: Annotation | None, **extra
+) -> dict:
+    groups = selectors.label_form(project)
+    others = []
+    if annotation is not None:
+        others = list(
+            Annotation.objects.filter(input_id=annotation.input_id)
+            .exclude(id=annotation.id)
+            .exclude(status=AnnotationStatus.SUPERSEDED)
+            .select_related("author")
+            .prefetch_related("labels__concept")
+        )
+    return {
+        "project": project,
+        "annotation": annotation,
+        "tier": reviewer_tier(project, request.user),
+        "labels": list(annotation.labels.all()) if annotation else [],
+        "label_ids": [label.concept_id for label in annotation.labels.all()] if annotation else [],
+        "others": others,
+        "decisions": list(annotation.decisions.all()) if annotation else [],
+        "groups": groups,
+        "reasons": RejectReason.objects.filter(project=project),
+        **extra,
+    }
+
+
+def _render(
+    request: HttpRequest, project: Project, annotation: Annotation | None, status=200, **extra
+) -> HttpResponse:
+    template = "labeling/review/_item.html" if request.htmx else "labeling/review/page.html"
+    return render(
+        request, template, _review_context(request, project, annotation, **extra), status=status
+    )
+
+
+@project_view(REVIEWERS)
+def review_page(request: HttpRequest, project: Project) -> HttpResponse:
+    return _render(request, project, review_next(project=project, user=request.user))
+
+
+@require_POST
+@project_view(REVIEWERS)
+def review_decide_view(request: HttpRequest, project: Project, annotation_id: int):
+    annotation = get_object_or_404(Annotation, id=annotation_id, project=project)
+    reason = request.POST.get("reason", "").strip() or request.POST.get("reason_choice", "")
+    concepts = [int(v) for v in request.POST.getlist("concepts") if v.isdigit()]
+    try:
+        decision = review_decide(
+            annotation=annotation,
+            reviewer=request.user,
+            action=request.POST.get("action", ""),
+            reason=reason,
+            concept_ids=concepts,
+        )
+    except ServiceError as exc:
+        annotation.refresh_from_db()
+        still_mine = annotation.review_leased_to_id == request.user.id
+        current = annotation if still_mine else review_next(project=project, user=request.user)
+        return _render(request, project, current, status=422, error=str(exc))
+    notice = f"{decision.get_action_display()} (input #{annotation.input_id})."
+    return _render(request, project, review_next(project=project, user=request.user), notice=notice)
+
+
+def _bulk_queryset(project: Project, user, tier: int, params) -> tuple:
+    annotations = Annotation.objects.filter(
+        project=project, status=AnnotationStatus.PENDING_REVIEW, review_tier=tier
+    ).exclude(author=user)
+    concept = params.get("concept", "")
+    source = params.get("source", "")
+    min_score = params.get("min_score", "")
+    if concept.isdigit():
+        annotations = annotations.filter(labels__concept_id=int(concept))
+    if source in AnnotationSource.values:
+        annotations = annotations.filter(source=source)
+    if min_score:
+        try:
+            score = float(min_score)
+        except ValueError:
+            score = None
+        if score is not None:
+            annotations = annotations.filter(labels__confidence__gte=score)
+    filters = {"concept": concept, "source": source, "min_score": min_score}
+    return annotations.distinct().order_by("id"), filters
+
+
+@project_view(REVIEWERS)
+def review_bulk(request: HttpRequest, project: Project) -> HttpResponse:
+    tier = reviewer_tier(project, request.user)
+    params = request.POST if request.method == "POST" else request.GET
+    annotations, filters = _bulk_queryset(project, request.user, tier, params)
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        ids = list(annotations.values_list("id", flat=True)[:BULK_LIMIT])
+        approved = review_bulk_approve(project=project, reviewer=request.user, annotation_ids=ids)
+        messages.success(request, f"Approved {approved} annotations at tier {tier}.")
+        return redirect("labeling:review_bulk", project_id=project.id)
+    return render(
+        request,
+        "labeling/review/bulk.html",
+        {
+            "project": project,
+            "tier": tier,
+            "count": annotations.count(),
+            "sample": annotations.select_related("input").prefetch_related("labels__concept")[:24],
+            "filters": filters,
+            "choices": selectors.label_choices(project),
+            "sources": AnnotationSource.choices,
+            "limit": BULK_LIMIT,
+        },
+    )
+
+
+@project_view(ADMIN)
+def review_settings(request: HttpRequest, project: Project) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            count = int(request.POST.get("tiers", "0"))
+            tiers = [
+                (
+                    request.POST.get(f"mode_{n}", ReviewTier.Mode.ALL),
+                    float(request.POST.get(f"rate_{n}", "0.1") or 0.1),
+                )
+                for n in range(1, count + 1)
+            ]
+            review_tiers_configure(project=project, tiers=tiers)
+            reject_reasons_set(
+                project=project, reasons=request.POST.get("reasons", "").splitlines()
+            )
+            project.consensus_auto_accept = bool(request.POST.get("consensus_auto_accept"))
+            project.consensus_majority = int(request.POST.get("consensus_majority") or 0)
+            project.gold_rate = float(request.POST.get("gold_rate") or 0)
+            project.full_clean()
+            project.save(update_fields=["consensus_auto_accept", "consensus_majority", "gold_rate"])
+        except (ServiceError, ValueError) as exc:
+            messages.error(request, str(exc) or "Check the numbers.")
+        else:
+            messages.success(request, "Review settings saved.")
+            return redirect("labeling:review_settings", project_id=project.id)
+    rules = {t.number: t for t in ReviewTier.objects.filter(project=project)}
+    tiers = [
+        {
+            "number": n,
+            "mode": rules[n].mode if n in rules else ReviewTier.Mode.ALL,
+            "rate": rules[n].sample_rate if n in rules else 0.1,
+            "reviewers": project.memberships.filter(
+                role=Role.REVIEWER, review_tier=n
+            ).select_related("user"),
+        }
+        for n in (1, 2, 3)
+    ]
+    return render(
+        request,
+        "labeling/review/settings.html",
+        {
+            "project": project,
+            "tiers": tiers,
+            "modes": ReviewTier.Mode.choices,
+            "reasons": "\n".join(r.text for r in RejectReason.objects.filter(project=project)),
+            "pending": Annotation.objects.filter(
+                project=project, status=AnnotationStatus.PENDING_REVIEW
+            )
+            .exclude(review_tier=0)
+            .values("review_tier")
+            .order_by("review_tier")
+            .annotate(n=Count("id")),
+        },
+    )
+
+
+urlpatterns = [
+    path("projects/<int:project_id>/review/", review_page, name="review"),
+    path("projects/<int:project_id>/review/bulk/", review_bulk, name="review_bulk"),
+    path("projects/<int:project_id>/review/settings/", review_settings, name="review_settings"),
+    path(
+        "projects/<int:project_id>/review/<int:annotation_id>/",
+        review_decide_view,
+        name="review_decide",
+    ),
+]

@@ -1,0 +1,401 @@
+"""Reads for the admin's Quality page: annotator volume, speed, rejections, gold accuracy,
+agreement (Cohen's and Fleiss' kappa), per-concept disagreement and confused choices.
+
+The math is in pure functions over plain tuples (top of the module); ``project_quality``
+loads the rows with a handful of ``values_list`` queries and hands them over.
+
+What counts:
+
+- Only human annotations (``source == "human"``) with an author. A reviewer's correction is
+  left out: it was made looking at someone else's labels, so it is not an independent rating.
+- Every status counts for agreement, rejected and superseded included: they are what the
+  annotator said. When an annotator labeled an input more than once (a rejected annotation
+  and its redo), their first annotation of it is their rating: the one made before any
+  review feedback.
+- The category of an annotation is its whole label set (a frozenset of concept ids), so two
+  annotators agree on an input only when they picked exactly the same concepts.
+"""
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from django.contrib.auth import get_user_model
+
+from labeling.models import (
+    Annotation,
+    AnnotationLabel,
+    AnnotationSource,
+    Concept,
+    Project,
+    ReviewDecision,
+)
+from labeling.review_rules import cohen_kappa, fleiss_kappa
+
+MIN_SHARED = 5  # inputs two annotators must share before their kappa is shown
+CONFUSED_LIMIT = 10
+CONCEPT_LIMIT = 30
+
+Rating = tuple[int, int, frozenset[int]]  # (input id, annotator id, concept ids)
+
+
+# ---------------------------------------------------------------------------- pure math
+
+
+def ratings_by_input(ratings: Iterable[Rating]) -> dict[int, dict[int, frozenset[int]]]:
+    """input id -> {annotator id: label set}, keeping each annotator's first rating of an
+    input (pass ratings in the order they were made)."""
+    by_input: dict[int, dict[int, frozenset[int]]] = defaultdict(dict)
+    for input_id, annotator_id, labels in ratings:
+        by_input[input_id].setdefault(annotator_id, labels)
+    return by_input
+
+
+@dataclass(frozen=True)
+class PairAgreement:
+    a: int  # the smaller annotator id
+    b: int
+    shared: int  # inputs both rated
+    kappa: float | None  # None with fewer than MIN_SHARED shared inputs, or when undefined
+
+
+def pairwise_kappa(
+    ratings: Iterable[Rating], *, min_shared: int = MIN_SHARED
+) -> dict[tuple[int, int], PairAgreement]:
+    """Cohen's kappa of every pair of annotators over the inputs both rated."""
+    items: dict[tuple[int, int], list[tuple[frozenset[int], frozenset[int]]]] = defaultdict(list)
+    for raters in ratings_by_input(ratings).values():
+        for a, b in combinations(sorted(raters), 2):
+            items[(a, b)].append((raters[a], raters[b]))
+    return {
+        (a, b): PairAgreement(
+            a, b, len(pairs), cohen_kappa(pairs) if len(pairs) >= min_shared else None
+        )
+        for (a, b), pairs in items.items()
+    }
+
+
+def mean_kappa_by_annotator(pairs: Iterable[PairAgreement]) -> dict[int, tuple[float, int]]:
+    """Per annotator: the mean of their kappas with each other annotator, and how many
+    partners it averages (pairs without a kappa are left out)."""
+    kappas: dict[int, list[float]] = defaultdict(list)
+    for pair in pairs:
+        if pair.kappa is not None:
+            kappas[pair.a].append(pair.kappa)
+            kappas[pair.b].append(pair.kappa)
+    return {who: (statistics.fmean(values), len(values)) for who, values in kappas.items()}
+
+
+@dataclass(frozen=True)
+class FleissResult:
+    kappa: float | None
+    raters: int  # k: annotators per input
+    items: int  # inputs with exactly k annotators, the ones the kappa is computed over
+
+
+def project_fleiss(ratings: Iterable[Rating]) -> FleissResult | None:
+    """Fleiss' kappa over the inputs rated by exactly k annotators, k being the most common
+    number of annotators among inputs with two or more (on a tie, the larger k). None when
+    no input has two annotators."""
+    by_input = ratings_by_input(ratings)
+    sizes = Counter(len(raters) for raters in by_input.values() if len(raters) >= 2)
+    if not sizes:
+        return None
+    k = max(sizes, key=lambda size: (sizes[size], size))
+    table = [Counter(raters.values()) for raters in by_input.values() if len(raters) == k]
+    return FleissResult(fleiss_kappa(table), k, len(table))
+
+
+@dataclass(frozen=True)
+class ConceptDisagreement:
+    concept_id: int
+    inputs: int  # inputs with 2+ annotators where at least one gave the concept
+    disagreed: int  # of those, the ones where not every annotator gave it
+
+    @property
+    def rate(self) -> float:
+        return self.disagreed / self.inputs
+
+
+def concept_disagreement(ratings: Iterable[Rating]) -> list[ConceptDisagreement]:
+    """Per concept, among inputs with two or more annotators where at least one annotator
+    gave the concept, the share where not all of them did. Highest rate first."""
+    inputs: Counter[int] = Counter()
+    disagreed: Counter[int] = Counter()
+    for raters in ratings_by_input(ratings).values():
+        if len(raters) < 2:
+            continue
+        sets = list(raters.values())
+        given = frozenset().union(*sets)
+        shared = frozenset.intersection(*sets)
+        inputs.update(given)
+        disagreed.update(given - shared)
+    rows = [ConceptDisagreement(c, n, disagreed[c]) for c, n in inputs.items()]
+    return sorted(rows, key=lambda r: (-r.rate, -r.inputs, r.concept_id))
+
+
+def confused_pairs(
+    ratings: Iterable[Rating], groups: dict[int, int], *, limit: int = CONFUSED_LIMIT
+) -> list[tuple[tuple[int, int], int]]:
+    """The options of one single choice that annotators confuse most.
+
+    ``groups`` maps each option (a child of an exclusive concept) to its group (the parent).
+    A pair {A, B} of options of one group counts once per input where one annotator chose A
+    and another chose B. Returns ((smaller id, larger id), inputs), most confused first.
+    """
+    counts: Counter[tuple[int, int]] = Counter()
+    for raters in ratings_by_input(ratings).values():
+        if len(raters) < 2:
+            continue
+        confused: set[tuple[int, int]] = set()
+        for first, second in combinations(raters.values(), 2):
+            for a in first:
+                for b in second:
+                    if a != b and a in groups and groups[a] == groups.get(b):
+                        confused.add((min(a, b), max(a, b)))
+        counts.update(confused)
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+@dataclass
+class AnnotatorStats:
+    annotator_id: int
+    annotations: int = 0
+    times_ms: list[int] = field(default_factory=list, repr=False)
+    decided: int = 0  # annotations that got any review decision
+    rejected: int = 0  # of those, the ones with a reject decision
+    gold_checked: int = 0
+    gold_correct: int = 0
+    mean_kappa: float | None = None
+    kappa_partners: int = 0
+
+    @property
+    def avg_seconds(self) -> float | None:
+        return statistics.fmean(self.times_ms) / 1000 if self.times_ms else None
+
+    @property
+    def median_seconds(self) -> float | None:
+        return statistics.median(self.times_ms) / 1000 if self.times_ms else None
+
+    @property
+    def rejection_rate(self) -> float | None:
+        return self.rejected / self.decided if self.decided else None
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.gold_correct / self.gold_checked if self.gold_checked else None
+
+
+def annotator_stats(
+    annotations: Iterable[tuple[int, int, int | None, bool | None]],
+    decisions: Iterable[tuple[int, str]],
+) -> dict[int, AnnotatorStats]:
+    """Per annotator, from (annotation id, annotator id, time spent ms, gold correct) rows and
+    (annotation id, action) decisions: volume, times, rejections and gold accuracy."""
+    actions: dict[int, set[str]] = defaultdict(set)
+    for annotation_id, action in decisions:
+        actions[annotation_id].add(action)
+    stats: dict[int, AnnotatorStats] = {}
+    for annotation_id, annotator_id, time_ms, gold in annotations:
+        row = stats.setdefault(annotator_id, AnnotatorStats(annotator_id))
+        row.annotations += 1
+        if time_ms is not None:
+            row.times_ms.append(time_ms)
+        if annotation_id in actions:
+            row.decided += 1
+            row.rejected += ReviewDecision.Action.REJECT in actions[annotation_id]
+        if gold is not None:
+            row.gold_checked += 1
+            row.gold_correct += gold
+    return stats
+
+
+def kappa_band(kappa: float | None) -> str:
+    """Landis & Koch's (1977) words for a kappa."""
+    if kappa is None:
+        return ""
+    for upper, word in ((0.0, "poor"), (0.2, "slight"), (0.4, "fair"), (0.6, "moderate")):
+        if kappa <= upper:
+            return word
+    return "substantial" if kappa <= 0.8 else "almost perfect"
+
+
+def kappa_hue(kappa: float) -> int:
+    """A heatmap hue: red (0) at kappa <= 0, through yellow, to green (120) at kappa 1."""
+    return round(120 * min(max(kappa, 0.0), 1.0))
+
+
+# ---------------------------------------------------------------------------- the page
+
+
+@dataclass(frozen=True)
+class AnnotatorRow:
+    name: str
+    stats: AnnotatorStats
+    volume_percent: float  # of the busiest annotator, for the bar
+    time_percent: float  # of the slowest median, for the bar
+
+    @property
+    def kappa_percent(self) -> float:
+        kappa = self.stats.mean_kappa
+        return 100.0 * min(max(kappa, 0.0), 1.0) if kappa is not None else 0.0
+
+    @property
+    def kappa_hue(self) -> int:
+        return kappa_hue(self.stats.mean_kappa) if self.stats.mean_kappa is not None else 0
+
+    @property
+    def kappa_band(self) -> str:
+        return kappa_band(self.stats.mean_kappa)
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    pair: PairAgreement | None  # None on the diagonal and for annotators who share nothing
+    diagonal: bool = False
+
+    @property
+    def hue(self) -> int:
+        return kappa_hue(self.pair.kappa) if self.pair and self.pair.kappa is not None else 0
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    count: int
+    total: int
+    percent: float  # the bar's length
+    title: str = ""
+
+
+@dataclass
+class QualityReport:
+    human_annotations: int
+    annotators: list[AnnotatorRow]
+    heatmap_names: list[str]
+    heatmap: list[tuple[str, list[HeatCell]]]
+    pairs_with_kappa: int
+    fleiss: FleissResult | None
+    multi_rated_inputs: int
+    concepts: list[Bar]
+    concepts_total: int
+    confused: list[Bar]
+    has_exclusive: bool
+    min_shared: int = MIN_SHARED
+
+    @property
+    def fleiss_band(self) -> str:
+        return kappa_band(self.fleiss.kappa) if self.fleiss else ""
+
+    @property
+    def fleiss_percent(self) -> float:
+        """Where the Fleiss kappa sits on a 0 to 1 scale (below 0 sits at 0)."""
+        kappa = self.fleiss.kappa if self.fleiss else None
+        return 100.0 * min(max(kappa, 0.0), 1.0) if kappa is not None else 0.0
+
+
+def _concept_names(project: Project) -> tuple[dict[int, str], dict[int, int]]:
+    """Display names ("parent › child") of the project's concepts, and the exclusive group
+    (parent id) of each option of a single choice."""
+    rows = list(Concept.objects.filter(project=project).values_list("id", "name", "parent_id"))
+    exclusive = set(
+        Concept.objects.filter(project=project, exclusive=True).values_list("id", flat=True)
+    )
+    names = {cid: name for cid, name, _ in rows}
+    display = {
+        cid: f"{names[parent]} › {name}" if parent in names else name
+        for cid, name, parent in rows
+    }
+    groups = {cid: parent for cid, _, parent in rows if parent in exclusive}
+    return display, groups
+
+
+def project_quality(project: Project) -> QualityReport:
+    annotations = list(
+        Annotation.objects.filter(
+            project=project,
+            source=AnnotationSource.HUMAN,
+            author__isnull=False,
+            corrects__isnull=True,
+        )
+        .order_by("id")
+        .values_list("id", "input_id", "author_id", "time_spent_ms", "gold_correct")
+    )
+    labels: dict[int, set[int]] = defaultdict(set)
+    for annotation_id, concept_id in AnnotationLabel.objects.filter(
+        annotation__project=project, annotation__source=AnnotationSource.HUMAN
+    ).values_list("annotation_id", "concept_id"):
+        labels[annotation_id].add(concept_id)
+    decisions = ReviewDecision.objects.filter(project=project).values_list(
+        "annotation_id", "action"
+    )
+    ratings = [(inp, who, frozenset(labels.get(aid, ()))) for aid, inp, who, _, _ in annotations]
+
+    stats = annotator_stats(((aid, who, t, g) for aid, _, who, t, g in annotations), decisions)
+    pairs = pairwise_kappa(ratings)
+    for who, (mean, partners) in mean_kappa_by_annotator(pairs.values()).items():
+        stats[who].mean_kappa, stats[who].kappa_partners = mean, partners
+    users = dict(get_user_model().objects.filter(id__in=list(stats)).values_list("id", "username"))
+    order = sorted(stats.values(), key=lambda s: (-s.annotations, users.get(s.annotator_id, "")))
+    most = max((s.annotations for s in order), default=0)
+    slowest = max((s.median_seconds or 0 for s in order), default=0)
+    rows = [
+        AnnotatorRow(
+            users.get(s.annotator_id, f"user {s.annotator_id}"),
+            s,
+            100.0 * s.annotations / most if most else 0.0,
+            100.0 * (s.median_seconds or 0) / slowest if slowest else 0.0,
+        )
+        for s in order
+    ]
+
+    # The heatmap shows annotators who share at least one input with someone.
+    in_pairs = {who for key in pairs for who in key}
+    paired = [s.annotator_id for s in order if s.annotator_id in in_pairs]
+    heatmap = [
+        (
+            users.get(a, f"user {a}"),
+            [HeatCell(pairs.get((min(a, b), max(a, b))), diagonal=a == b) for b in paired],
+        )
+        for a in paired
+    ]
+
+    display, groups = _concept_names(project)
+    disagreement = concept_disagreement(ratings)
+    concept_bars = [
+        Bar(
+            display.get(d.concept_id, f"concept {d.concept_id}"),
+            d.disagreed,
+            d.inputs,
+            100.0 * d.rate,
+            f"{d.disagreed} of {d.inputs} inputs",
+        )
+        for d in disagreement[:CONCEPT_LIMIT]
+    ]
+    confused = confused_pairs(ratings, groups)
+    top = confused[0][1] if confused else 0
+    confused_bars = [
+        Bar(
+            f"{display.get(a, a)} ↔ {display.get(b, b).rsplit(' › ', 1)[-1]}",
+            n,
+            n,
+            100.0 * n / top,
+        )
+        for (a, b), n in confused
+    ]
+    by_input = ratings_by_input(ratings)
+    return QualityReport(
+        human_annotations=len(annotations),
+        annotators=rows,
+        heatmap_names=[name for name, _ in heatmap],
+        heatmap=heatmap,
+        pairs_with_kappa=sum(1 for p in pairs.values() if p.kappa is not None),
+        fleiss=project_fleiss(ratings),
+        multi_rated_inputs=sum(1 for raters in by_input.values() if len(raters) >= 2),
+        concepts=concept_bars,
+        concepts_total=len(disagreement),
+        confused=confused_bars,
+        has_exclusive=bool(groups),
+    )

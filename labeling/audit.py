@@ -7,7 +7,7 @@ Events are ordered by time, then annotations before decisions, then id.
 
 import heapq
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.db.models import F, IntegerField, Prefetch, QuerySet, Value
@@ -46,6 +46,7 @@ class Label:
     id: int
     name: str
     path: str  # keys from the root, "digit/3": unique in the project, unlike a bare key
+    confidence: float | None = None  # when a model wrote the label
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,14 @@ def created_event(annotation: Annotation, names: dict[int, Label]) -> AuditEvent
         kind=CREATED,
         annotation=annotation,
         actor=actor_name(annotation.author, annotation.source),
-        labels=_labels(sorted(label.concept_id for label in annotation.labels.all()), names),
+        labels=[
+            replace(label, confidence=row.confidence)
+            for row, label in zip(
+                annotation.labels.all(),
+                _labels([row.concept_id for row in annotation.labels.all()], names),
+                strict=True,
+            )
+        ],
     )
 
 
@@ -141,6 +149,7 @@ class Timeline:
     corrects: Annotation | None  # the annotation this one replaced
     corrected_by: list[Annotation] = field(default_factory=list)
     gold: list[Label] | None = None  # the input's known answer, when it is a gold item
+    dictionary: list[tuple[Label, int]] = field(default_factory=list)  # versions seen
 
 
 def _annotations() -> QuerySet[Annotation]:
@@ -165,6 +174,13 @@ def annotation_timeline(annotation: Annotation) -> Timeline:
         corrects=corrects,
         corrected_by=list(_annotations().filter(corrects=annotation).order_by("id")),
         gold=_labels(gold_ids, names) if gold_ids is not None else None,
+        dictionary=[
+            (_labels([int(cid)], names)[0], version)
+            for cid, version in sorted(
+                (item for item in annotation.dictionary_versions.items() if item[0].isdigit()),
+                key=lambda item: int(item[0]),
+            )
+        ],
     )
 
 
@@ -246,6 +262,15 @@ def project_annotators(project: Project) -> list[str]:
 # ---------------------------------------------------------------------------- CSV
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """Free text made safe for spreadsheets: a cell starting like a formula gets a quote
+    in front, so Excel or LibreOffice show it instead of running it (CSV injection)."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
 def _csv_row(event: AuditEvent) -> list:
     annotation = event.annotation
     return [
@@ -255,10 +280,10 @@ def _csv_row(event: AuditEvent) -> list:
         annotation.id,
         event.kind,
         "" if event.tier is None else event.tier,
-        event.actor,
+        csv_text(event.actor),
         annotation.source,
-        ";".join(label.path for label in event.labels),
-        event.reason,
+        csv_text(";".join(label.path for label in event.labels)),
+        csv_text(event.reason),
         event.correction_id or "",
         annotation.status,
     ]
@@ -273,7 +298,8 @@ def audit_csv_rows(project: Project) -> Iterator[list]:
     yield CSV_COLUMNS
     names = concept_labels(project)
     labels_only = Prefetch(
-        "labels", queryset=AnnotationLabel.objects.only("annotation_id", "concept_id")
+        "labels",
+        queryset=AnnotationLabel.objects.only("annotation_id", "concept_id").order_by("concept_id"),
     )
     annotations = (
         Annotation.objects.filter(project=project)
@@ -288,7 +314,9 @@ def audit_csv_rows(project: Project) -> Iterator[list]:
         .prefetch_related(
             Prefetch(
                 "annotation__labels",
-                queryset=AnnotationLabel.objects.only("annotation_id", "concept_id"),
+                queryset=AnnotationLabel.objects.only("annotation_id", "concept_id").order_by(
+                    "concept_id"
+                ),
             )
         )
         .order_by("created_at", "id")

@@ -17,13 +17,15 @@ from labeling.models import (
     AnnotationLabel,
     AnnotationSource,
     Concept,
+    Input,
     Membership,
     Project,
     ReviewDecision,
 )
 
 CREATED = "created"
-EVENT_KINDS = [CREATED, *ReviewDecision.Action.values]
+EVENT_CHOICES = [(CREATED, "Created"), *ReviewDecision.Action.choices]
+EVENT_KINDS = [kind for kind, _ in EVENT_CHOICES]
 CHUNK = 2000
 CSV_COLUMNS = [
     "event_time",
@@ -152,9 +154,15 @@ class Timeline:
     dictionary: list[tuple[Label, int]] = field(default_factory=list)  # versions seen
 
 
+def _label_rows() -> QuerySet[AnnotationLabel]:
+    return AnnotationLabel.objects.only("annotation_id", "concept_id", "confidence").order_by(
+        "concept_id"
+    )
+
+
 def _annotations() -> QuerySet[Annotation]:
     return Annotation.objects.select_related("author", "input").prefetch_related(
-        Prefetch("labels", queryset=AnnotationLabel.objects.order_by("concept_id"))
+        Prefetch("labels", queryset=_label_rows())
     )
 
 
@@ -166,7 +174,7 @@ def annotation_timeline(annotation: Annotation) -> Timeline:
     decisions = annotation.decisions.select_related("reviewer").order_by("created_at", "id")
     events = [created_event(annotation, names)]
     events += [decision_event(d, annotation, names) for d in decisions]
-    corrects = _annotations().filter(id=annotation.corrects_id).first()
+    corrects = _annotations().get(id=annotation.corrects_id) if annotation.corrects_id else None
     gold_ids = annotation.input.gold_concept_ids
     return Timeline(
         annotation=annotation,
@@ -184,12 +192,21 @@ def annotation_timeline(annotation: Annotation) -> Timeline:
     )
 
 
-def input_annotations(input, *, author=None) -> list[Annotation]:
-    """The input's annotations, oldest first; only ``author``'s when given."""
+def gold_labels(input: Input) -> list[Label] | None:
+    """The input's known answer, when it is a gold item."""
+    if input.gold_concept_ids is None:
+        return None
+    return _labels(input.gold_concept_ids, concept_labels(input.project))
+
+
+def input_annotations(input: Input, *, author=None) -> list[AuditEvent]:
+    """The creation of each of the input's annotations, oldest first; ``author``'s only
+    when given."""
     annotations = _annotations().filter(input=input).order_by("created_at", "id")
     if author is not None:
         annotations = annotations.filter(author=author)
-    return list(annotations)
+    names = concept_labels(input.project)
+    return [created_event(annotation, names) for annotation in annotations]
 
 
 # ---------------------------------------------------------------------------- project events
@@ -297,28 +314,17 @@ def audit_csv_rows(project: Project) -> Iterator[list]:
     """
     yield CSV_COLUMNS
     names = concept_labels(project)
-    labels_only = Prefetch(
-        "labels",
-        queryset=AnnotationLabel.objects.only("annotation_id", "concept_id").order_by("concept_id"),
-    )
     annotations = (
         Annotation.objects.filter(project=project)
         .select_related("author")
-        .prefetch_related(labels_only)
+        .prefetch_related(Prefetch("labels", queryset=_label_rows()))
         .order_by("created_at", "id")
         .iterator(chunk_size=CHUNK)
     )
     decisions = (
         ReviewDecision.objects.filter(project=project)
         .select_related("reviewer", "annotation__author")
-        .prefetch_related(
-            Prefetch(
-                "annotation__labels",
-                queryset=AnnotationLabel.objects.only("annotation_id", "concept_id").order_by(
-                    "concept_id"
-                ),
-            )
-        )
+        .prefetch_related(Prefetch("annotation__labels", queryset=_label_rows()))
         .order_by("created_at", "id")
         .iterator(chunk_size=CHUNK)
     )

@@ -299,16 +299,17 @@ class QualityReport:
 def _concept_names(project: Project) -> tuple[dict[int, str], dict[int, int]]:
     """Display names ("parent › child") of the project's concepts, and the exclusive group
     (parent id) of each option of a single choice."""
-    rows = list(Concept.objects.filter(project=project).values_list("id", "name", "parent_id"))
-    exclusive = set(
-        Concept.objects.filter(project=project, exclusive=True).values_list("id", flat=True)
+    rows = list(
+        Concept.objects.filter(project=project).values_list(
+            "id", "name", "parent_id", "parent__exclusive"
+        )
     )
-    names = {cid: name for cid, name, _ in rows}
+    names = {cid: name for cid, name, _, _ in rows}
     display = {
         cid: f"{names[parent]} › {name}" if parent in names else name
-        for cid, name, parent in rows
+        for cid, name, parent, _ in rows
     }
-    groups = {cid: parent for cid, _, parent in rows if parent in exclusive}
+    groups = {cid: parent for cid, _, parent, exclusive in rows if exclusive}
     return display, groups
 
 

@@ -5,6 +5,12 @@ from labeling.api import views
 urlpatterns = [
     path("me/", views.me_view, name="api_me"),
     path("projects/<int:project_id>/queue/next/", views.queue_next_view, name="api_queue_next"),
+    path("projects/<int:project_id>/review/next/", views.review_next_view, name="api_review_next"),
+    path(
+        "annotations/<int:annotation_id>/decisions/",
+        views.decision_create_view,
+        name="api_decision_create",
+    ),
     path(
         "inputs/<int:input_id>/annotations/",
         views.annotation_create_view,

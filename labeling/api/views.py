@@ -7,11 +7,12 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling.models import Input, Role
+from labeling.models import Annotation, Input, Role
 from labeling.permissions import check_role, project_membership
 from labeling.selectors import concepts_resolve
 from labeling.services.errors import ServiceError
 from labeling.services.queue import Outcome, annotation_submit, queue_next
+from labeling.services.review import review_decide, review_next
 
 LABELERS = (Role.ANNOTATOR, Role.ADMIN)
 
@@ -115,3 +116,64 @@ def annotation_create_view(request: Request, input_id: int) -> Response:
     }
     code = status.HTTP_200_OK if submission.outcome is Outcome.REPEATED else 201
     return Response(body, status=code)
+
+
+REVIEWERS = (Role.REVIEWER, Role.ADMIN)
+
+
+def _annotation_json(annotation: Annotation) -> dict:
+    return {
+        "id": annotation.id,
+        "input": _input_json(annotation.input),
+        "status": annotation.status,
+        "review_tier": annotation.review_tier,
+        "source": annotation.source,
+        "author": annotation.author.username if annotation.author else None,
+        "concepts": [
+            {"id": label.concept_id, "name": label.concept.name, "confidence": label.confidence}
+            for label in annotation.labels.all()
+        ],
+        "review_lease_expires_at": annotation.review_leased_until,
+    }
+
+
+@api_view(["GET"])
+def review_next_view(request: Request, project_id: int) -> Response:
+    """The next annotation waiting at the caller's review tier, leased to them; 204 if none."""
+    project, membership = project_membership(request.user, project_id)
+    check_role(membership, REVIEWERS)
+    annotation = review_next(project=project, user=request.user)
+    if annotation is None:
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    return Response(_annotation_json(annotation))
+
+
+class DecisionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["approve", "reject", "correct"])
+    reason = serializers.CharField(max_length=300, required=False, default="", allow_blank=True)
+    concept_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+@api_view(["POST"])
+def decision_create_view(request: Request, annotation_id: int) -> Response:
+    """Approve, reject (with a reason) or correct (with concept_ids) an annotation."""
+    annotation = get_object_or_404(Annotation, id=annotation_id)
+    project, membership = project_membership(request.user, annotation.project_id)
+    check_role(membership, REVIEWERS)
+    payload = DecisionSerializer(data=request.data)
+    payload.is_valid(raise_exception=True)
+    try:
+        decision = review_decide(
+            annotation=annotation, reviewer=request.user, **payload.validated_data
+        )
+    except ServiceError as exc:
+        return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
+    return Response(
+        {
+            "id": decision.id,
+            "annotation": annotation.id,
+            "tier": decision.tier,
+            "action": decision.action,
+        },
+        status=status.HTTP_201_CREATED,
+    )

@@ -10,11 +10,11 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from labeling import audit, selectors
 from labeling.models import Annotation, Input, Project, Role
-from labeling.permissions import ADMIN, project_view
+from labeling.permissions import ADMIN, check_role, project_view
 from labeling.services.errors import ServiceError
 from labeling.services.gold import input_gold_clear, input_gold_set
 
@@ -29,31 +29,28 @@ def _sees_all(request: HttpRequest) -> bool:
     return request.membership.role in AUDITORS
 
 
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 @project_view()
 def input_detail(request: HttpRequest, project: Project, input_id: int) -> HttpResponse:
+    """Any member reads the input; admins POST to set or clear its gold answer."""
     input = get_object_or_404(Input.objects.select_related("batch"), id=input_id, project=project)
+    if request.method == "POST":
+        check_role(request.membership, ADMIN)
+        return _input_gold(request, project, input)
     sees_all = _sees_all(request)
-    is_admin = request.membership.is_admin
     context = {
         "project": project,
         "input": input,
         "sees_all": sees_all,
         "pixel": max(input.width, input.height) <= PIXEL_ART_MAX,
         "annotations": audit.input_annotations(input, author=None if sees_all else request.user),
-        "labels": audit.concept_labels(project),
-        "gold": None,
-        "groups": selectors.label_form(project) if is_admin else [],
+        "gold": audit.gold_labels(input) if sees_all else None,
+        "groups": selectors.label_form(project) if request.membership.is_admin else [],
     }
-    if sees_all and input.gold_concept_ids is not None:
-        context["gold"] = [context["labels"].get(i) for i in input.gold_concept_ids]
     return render(request, "labeling/audit/input.html", context)
 
 
-@require_POST
-@project_view(ADMIN)
-def input_gold(request: HttpRequest, project: Project, input_id: int) -> HttpResponse:
-    input = get_object_or_404(Input, id=input_id, project=project)
+def _input_gold(request: HttpRequest, project: Project, input: Input) -> HttpResponse:
     try:
         if request.POST.get("action") == "clear":
             input_gold_clear(input=input, actor=request.user)
@@ -101,7 +98,8 @@ def audit_index(request: HttpRequest, project: Project) -> HttpResponse:
         "annotator": annotator,
         "action": action,
         "annotators": audit.project_annotators(project),
-        "actions": audit.EVENT_KINDS,
+        "actions": audit.EVENT_CHOICES,
+        "action_label": dict(audit.EVENT_CHOICES).get(action, ""),
     }
     template = "labeling/audit/_events.html" if request.htmx else "labeling/audit/index.html"
     return render(request, template, context)
@@ -130,12 +128,6 @@ urlpatterns = [
         "projects/<int:project_id>/inputs/<int:input_id>/",
         input_detail,
         name="input_detail",
-    ),
-    path(
-        # Not under inputs/<id>/: ``input_image`` takes any word there as an image variant.
-        "projects/<int:project_id>/gold/<int:input_id>/",
-        input_gold,
-        name="input_gold",
     ),
     path(
         "projects/<int:project_id>/annotations/<int:annotation_id>/",

@@ -24,7 +24,7 @@ from labeling.services.queue import checked_labels, queue_slots_close, queue_slo
 
 def input_qs_select_for_update():
     """Inputs locked for the rest of the transaction (one gold change at a time)."""
-    return Input.objects.select_for_update().select_related("project")
+    return Input.objects.select_for_update(of=("self",)).select_related("project")
 
 
 def _check_admin(input: Input, actor) -> None:

@@ -6,6 +6,7 @@ through ``review_decide`` and the routing here.
 
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -65,6 +66,29 @@ def review_tiers_configure(*, project: Project, tiers: list[tuple[str, float]]) 
     project.save(update_fields=["review_tiers"])
 
 
+def review_settings_update(
+    *,
+    project: Project,
+    tiers: list[tuple[str, float]],
+    reasons: list[str],
+    consensus_auto_accept: bool,
+    consensus_majority: int,
+    gold_rate: float,
+) -> None:
+    """Check everything first, then save tiers, reasons and consensus/gold settings at once."""
+    project.consensus_auto_accept = consensus_auto_accept
+    project.consensus_majority = consensus_majority
+    project.gold_rate = gold_rate
+    try:
+        project.full_clean()
+    except ValidationError as exc:
+        raise ServiceError(" ".join(exc.messages)) from exc
+    with transaction.atomic():
+        review_tiers_configure(project=project, tiers=tiers)
+        reject_reasons_set(project=project, reasons=reasons)
+        project.save(update_fields=["consensus_auto_accept", "consensus_majority", "gold_rate"])
+
+
 @transaction.atomic
 def reject_reasons_set(*, project: Project, reasons: list[str]) -> None:
     RejectReason.objects.filter(project=project).delete()
@@ -114,22 +138,30 @@ def _label_set(annotation: Annotation) -> frozenset[int]:
 
 
 def consensus_resolve(*, input: Input, project: Project) -> None:
-    """Once every slot of an input is filled: accept matching labels by consensus (when the
-    project says so), or flag a disagreement and route every annotation to review."""
-    annotations = list(
-        Annotation.objects.filter(
-            queue_slots__input=input, status=AnnotationStatus.PENDING_REVIEW, review_tier=0
-        ).prefetch_related("labels")
+    """Once every slot of an input is filled: accept the waiting annotations whose labels
+    the agreed set (when the project says so), or flag a disagreement and route them to review.
+
+    Agreement is judged over all the input's live annotations (not rejected or superseded),
+    whatever their tier, so a resubmission is never a "consensus" of one.
+    """
+    live = list(
+        Annotation.objects.filter(queue_slots__input=input)
+        .exclude(status__in=[AnnotationStatus.REJECTED, AnnotationStatus.SUPERSEDED])
+        .prefetch_related("labels")
     )
-    if not annotations:
+    waiting = [
+        a for a in live if a.status == AnnotationStatus.PENDING_REVIEW and a.review_tier == 0
+    ]
+    if not waiting:
         return
-    sets = [_label_set(a) for a in annotations]
-    agreed = consensus(sets, project.consensus_majority)
+    sets = {a.id: _label_set(a) for a in live}
+    agreed = consensus(list(sets.values()), project.consensus_majority) if len(live) > 1 else None
+    disagreement = len(set(sets.values())) > 1
     rules = tier_rules(project)
-    for annotation, labels in zip(annotations, sets, strict=True):
-        annotation.disagreement = len(set(sets)) > 1
+    for annotation in waiting:
+        annotation.disagreement = disagreement
         annotation.save(update_fields=["disagreement"])
-        if project.consensus_auto_accept and agreed is not None and labels == agreed:
+        if project.consensus_auto_accept and agreed is not None and sets[annotation.id] == agreed:
             ReviewDecision.objects.create(
                 project=project, annotation=annotation, tier=0, action=Action.CONSENSUS
             )
@@ -308,11 +340,14 @@ def _reject(annotation: Annotation, reason: str, now: datetime) -> None:
     annotation.status = AnnotationStatus.REJECTED
     annotation.review_leased_to = None
     annotation.save(update_fields=["status", "review_leased_to", "updated_at"])
-    if annotation.author_id is None:
+    original = annotation
+    while original.corrects_id is not None:  # a rejected correction goes back to the annotator
+        original = original.corrects
+    if original.author_id is None or original.source != AnnotationSource.HUMAN:
         return
     labels = list(annotation.labels.values_list("concept_id", flat=True))
     AnnotationDraft.objects.update_or_create(
-        user_id=annotation.author_id,
+        user_id=original.author_id,
         input_id=annotation.input_id,
         defaults={
             "project_id": annotation.project_id,
@@ -322,7 +357,7 @@ def _reject(annotation: Annotation, reason: str, now: datetime) -> None:
     )
     QueueSlot.objects.filter(annotation=annotation).update(
         annotation=None,
-        leased_to_id=annotation.author_id,
+        leased_to_id=original.author_id,
         leased_until=now + timedelta(minutes=annotation.project.lease_minutes),
     )
 

@@ -2,7 +2,6 @@
 project's events and their CSV export. Everything here reads, except the gold form."""
 
 import csv
-from datetime import date
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -10,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from labeling import audit, selectors
@@ -118,7 +118,7 @@ def audit_csv(request: HttpRequest, project: Project) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
     lines = (writer.writerow(row) for row in audit.audit_csv_rows(project))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    filename = f"project-{project.id}-audit-{date.today():%Y%m%d}.csv"
+    filename = f"project-{project.id}-audit-{timezone.localdate():%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

@@ -20,11 +20,10 @@ from labeling.models import (
 from labeling.permissions import ADMIN, project_view
 from labeling.services.errors import ServiceError
 from labeling.services.review import (
-    reject_reasons_set,
     review_bulk_approve,
     review_decide,
     review_next,
-    review_tiers_configure,
+    review_settings_update,
     reviewer_tier,
 )
 
@@ -147,26 +146,27 @@ def review_bulk(request: HttpRequest, project: Project) -> HttpResponse:
 @project_view(ADMIN)
 def review_settings(request: HttpRequest, project: Project) -> HttpResponse:
     if request.method == "POST":
+        post = request.POST
         try:
-            count = int(request.POST.get("tiers", "0"))
-            tiers = [
-                (
-                    request.POST.get(f"mode_{n}", ReviewTier.Mode.ALL),
-                    float(request.POST.get(f"rate_{n}", "0.1") or 0.1),
-                )
-                for n in range(1, count + 1)
-            ]
-            review_tiers_configure(project=project, tiers=tiers)
-            reject_reasons_set(
-                project=project, reasons=request.POST.get("reasons", "").splitlines()
+            count = int(post.get("tiers", "0"))
+            review_settings_update(
+                project=Project.objects.get(id=project.id),
+                tiers=[
+                    (
+                        post.get(f"mode_{n}", ReviewTier.Mode.ALL),
+                        float(post.get(f"rate_{n}", "0.1") or 0.1),
+                    )
+                    for n in range(1, count + 1)
+                ],
+                reasons=post.get("reasons", "").splitlines(),
+                consensus_auto_accept=bool(post.get("consensus_auto_accept")),
+                consensus_majority=int(post.get("consensus_majority") or 0),
+                gold_rate=float(post.get("gold_rate") or 0),
             )
-            project.consensus_auto_accept = bool(request.POST.get("consensus_auto_accept"))
-            project.consensus_majority = int(request.POST.get("consensus_majority") or 0)
-            project.gold_rate = float(request.POST.get("gold_rate") or 0)
-            project.full_clean()
-            project.save(update_fields=["consensus_auto_accept", "consensus_majority", "gold_rate"])
-        except (ServiceError, ValueError) as exc:
-            messages.error(request, str(exc) or "Check the numbers.")
+        except ServiceError as exc:  # before ValueError, which it extends
+            messages.error(request, str(exc))
+        except ValueError:
+            messages.error(request, "Tiers, majority and rates must be numbers.")
         else:
             messages.success(request, "Review settings saved.")
             return redirect("labeling:review_settings", project_id=project.id)

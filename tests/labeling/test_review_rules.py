@@ -151,9 +151,7 @@ def test_consensus_compares_whole_label_sets():
 def test_cohen_kappa_of_the_textbook_example_is_0_4():
     # Wikipedia, "Cohen's kappa": 50 proposals, A and B both yes 20, A yes B no 5,
     # A no B yes 10, both no 15: p_o = 0.7, p_e = 0.5, kappa = 0.4.
-    pairs = (
-        [("yes", "yes")] * 20 + [("yes", "no")] * 5 + [("no", "yes")] * 10 + [("no", "no")] * 15
-    )
+    pairs = [("yes", "yes")] * 20 + [("yes", "no")] * 5 + [("no", "yes")] * 10 + [("no", "no")] * 15
     assert cohen_kappa(pairs) == pytest.approx(0.4)
 
 

@@ -96,14 +96,16 @@ def test_only_admins_open_the_review_settings(client, project, admin, reviewer):
     assert as_user(client, admin).get(url("review_settings", project)).status_code == 200
 
 
-def test_deciding_is_for_reviewers_of_the_project(
-    client, two_tiers, annotator, outsider, concepts
-):
+def test_deciding_is_for_reviewers_of_the_project(client, two_tiers, annotator, outsider, concepts):
     annotation = pending_at(two_tiers, 1, annotator, [concepts["robin"]])
     data = {"action": APPROVE}
 
-    assert as_user(client, annotator).post(decide_url(two_tiers, annotation), data).status_code == 403
-    assert as_user(client, outsider).post(decide_url(two_tiers, annotation), data).status_code == 404
+    assert (
+        as_user(client, annotator).post(decide_url(two_tiers, annotation), data).status_code == 403
+    )
+    assert (
+        as_user(client, outsider).post(decide_url(two_tiers, annotation), data).status_code == 404
+    )
     assert not annotation.decisions.exists()
 
 
@@ -129,7 +131,8 @@ def test_the_review_page_shows_the_next_annotation_of_the_reviewers_tier(
     # then it shows the tier-2 annotation, its labels and the tier-1 decision
     page = response.content.decode()
     assert f'data-annotation="{waiting_two.id}"' in page
-    assert "Tier 2" in page and "Robin" in page
+    assert '<span class="badge brand">Tier 2</span>' in page
+    assert '<span class="badge brand big">Robin</span>' in page
     assert "Tier 1: <strong>Approved</strong> by rita_reviewer" in page
     assert f'data-annotation="{waiting_one.id}"' not in page
 

@@ -57,7 +57,9 @@ def concept_tree(
 def accepted_label_counts(project: Project) -> dict[int, int]:
     rows = (
         AnnotationLabel.objects.filter(
-            annotation__project=project, annotation__status=AnnotationStatus.ACCEPTED
+            annotation__project=project,
+            annotation__status=AnnotationStatus.ACCEPTED,
+            annotation__gold_correct__isnull=True,  # answers to gold items are not new labels
         )
         .values("concept_id")
         .annotate(n=Count("id"))

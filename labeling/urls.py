@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from labeling.views import (
     annotate,
@@ -64,13 +64,13 @@ urlpatterns = [
         name="draft_submit",
     ),
     path("projects/<int:project_id>/inputs/", inputs.input_list, name="inputs"),
-    path(
-        "projects/<int:project_id>/inputs/<int:input_id>/<str:variant>/",
+    re_path(
+        r"^projects/(?P<project_id>\d+)/inputs/(?P<input_id>\d+)/(?P<variant>file|thumb)/$",
         inputs.input_image,
         name="input_image",
     ),
-    path(
-        "projects/<int:project_id>/examples/<int:example_id>/<str:variant>/",
+    re_path(
+        r"^projects/(?P<project_id>\d+)/examples/(?P<example_id>\d+)/(?P<variant>file|thumb)/$",
         inputs.example_image,
         name="example_image",
     ),

@@ -336,8 +336,8 @@ def test_history_lists_only_my_annotations(anna, project, annotator, bob, concep
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert f"<td>#{mine.id}</td>" in html
-    assert f"<td>#{theirs.id}</td>" not in html
+    assert f">#{mine.id}</a></td>" in html
+    assert f">#{theirs.id}</a></td>" not in html
 
 
 def test_history_filters_by_status_and_label(anna, project, annotator, concepts):

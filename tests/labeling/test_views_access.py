@@ -80,7 +80,7 @@ class World:
         kwargs = {"project_id": ids.get("project_id", self.project.id)}
         kwargs.update({key: ids[key] for key in needs})
         if name in {"input_image", "example_image"}:
-            kwargs["variant"] = "original"
+            kwargs["variant"] = "file"
         if name == "input_thumb":
             name, kwargs["variant"] = "input_image", "thumb"
         return reverse(f"labeling:{name}", kwargs=kwargs)

@@ -1,5 +1,6 @@
 """REST API v1, queue part: the annotator's next input and the submission of labels."""
 
+from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import serializers, status
@@ -12,7 +13,7 @@ from labeling.permissions import check_role, project_membership
 from labeling.selectors import concepts_resolve
 from labeling.services.errors import ServiceError
 from labeling.services.queue import Outcome, annotation_submit, queue_next
-from labeling.services.review import review_decide, review_next
+from labeling.services.review import review_decide, review_next, reviewer_tier
 
 LABELERS = (Role.ANNOTATOR, Role.ADMIN)
 
@@ -142,9 +143,11 @@ def review_next_view(request: Request, project_id: int) -> Response:
     """The next annotation waiting at the caller's review tier, leased to them; 204 if none."""
     project, membership = project_membership(request.user, project_id)
     check_role(membership, REVIEWERS)
-    annotation = review_next(project=project, user=request.user)
+    tier = reviewer_tier(project, request.user, membership)
+    annotation = review_next(project=project, user=request.user, tier=tier)
     if annotation is None:
         return Response(status=status.HTTP_204_NO_CONTENT)
+    prefetch_related_objects([annotation], "labels__concept")
     return Response(_annotation_json(annotation))
 
 

@@ -213,9 +213,9 @@ def _review_membership(project: Project, user) -> Membership:
     return membership
 
 
-def reviewer_tier(project: Project, user) -> int:
+def reviewer_tier(project: Project, user, membership: Membership | None = None) -> int:
     """The tier this user reviews: a reviewer's own tier; an admin reviews tier 1."""
-    membership = _review_membership(project, user)
+    membership = membership or _review_membership(project, user)
     if membership.role == Role.REVIEWER:
         return membership.review_tier or 1
     if membership.role == Role.ADMIN:
@@ -249,11 +249,7 @@ def review_next(
                 review_leased_to=user,
                 review_leased_until=now + timedelta(minutes=REVIEW_LEASE_MINUTES),
             )
-    return (
-        Annotation.objects.select_related("input", "author")
-        .prefetch_related("labels__concept", "decisions__reviewer")
-        .get(id=row[0])
-    )
+    return Annotation.objects.select_related("input", "author").get(id=row[0])
 
 
 # ---------------------------------------------------------------------------- decisions

@@ -47,7 +47,7 @@ def _review_context(
     return {
         "project": project,
         "annotation": annotation,
-        "tier": reviewer_tier(project, request.user),
+        "tier": reviewer_tier(project, request.user, request.membership),
         "labels": list(annotation.labels.all()) if annotation else [],
         "label_ids": [label.concept_id for label in annotation.labels.all()] if annotation else [],
         "others": others,
@@ -67,9 +67,14 @@ def _render(
     )
 
 
+def _next(request: HttpRequest, project: Project) -> Annotation | None:
+    tier = reviewer_tier(project, request.user, request.membership)
+    return review_next(project=project, user=request.user, tier=tier)
+
+
 @project_view(REVIEWERS)
 def review_page(request: HttpRequest, project: Project) -> HttpResponse:
-    return _render(request, project, review_next(project=project, user=request.user))
+    return _render(request, project, _next(request, project))
 
 
 @require_POST
@@ -89,10 +94,10 @@ def review_decide_view(request: HttpRequest, project: Project, annotation_id: in
     except ServiceError as exc:
         annotation.refresh_from_db()
         still_mine = annotation.review_leased_to_id == request.user.id
-        current = annotation if still_mine else review_next(project=project, user=request.user)
+        current = annotation if still_mine else _next(request, project)
         return _render(request, project, current, status=422, error=str(exc))
     notice = f"{decision.get_action_display()} (input #{annotation.input_id})."
-    return _render(request, project, review_next(project=project, user=request.user), notice=notice)
+    return _render(request, project, _next(request, project), notice=notice)
 
 
 def _bulk_queryset(project: Project, user, tier: int, params) -> tuple:

@@ -153,6 +153,7 @@ def test_second_annotator_never_sees_a_leased_input(live_server, new_context, ad
     shot(b, "labeling_13_overlap2_ben")
     label_with_key(a, digits2, "4")
     expect(a.locator("#queue-empty")).to_be_visible()
+    shot(a, "labeling_14_overlap2_anna_done")
     # and Ben, after Y, gets X's second place
     label_with_key(b, digits2, "5")
     expect(b.locator("#task")).to_have_attribute("data-input", str(x))
@@ -204,8 +205,9 @@ def test_lost_lease_keeps_draft(live_server, new_context, admin):
 
 
 def test_double_click_submits_once(live_server, new_context, admin):
-    # given Anna is shown an input and picked 8
-    project, digits, _ = digit_project(admin=admin, inputs=3)
+    # given a project with two places per input (so a duplicate could take the second one),
+    # and Anna is shown an input and picked 8
+    project, digits, _ = digit_project(admin=admin, overlap=2, inputs=3)
     anna = member(project, "anna_annotator")
     page = open_label_page(new_context, live_server, project, anna)
     first = shown_input(page)

@@ -20,13 +20,13 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import combinations, groupby
+from operator import itemgetter
 
 from django.contrib.auth import get_user_model
 
 from labeling.models import (
     Annotation,
-    AnnotationLabel,
     AnnotationSource,
     Concept,
     Project,
@@ -37,20 +37,28 @@ from labeling.review_rules import cohen_kappa, fleiss_kappa
 MIN_SHARED = 5  # inputs two annotators must share before their kappa is shown
 CONFUSED_LIMIT = 10
 CONCEPT_LIMIT = 30
+REJECT = ReviewDecision.Action.REJECT.value
+NO_LABEL = frozenset([None])  # the left join's row of an annotation without labels
 
 Rating = tuple[int, int, frozenset[int]]  # (input id, annotator id, concept ids)
+Grouped = dict[int, dict[int, frozenset[int]]]  # input id -> {annotator id: concept ids}
 
 
 # ---------------------------------------------------------------------------- pure math
 
 
-def ratings_by_input(ratings: Iterable[Rating]) -> dict[int, dict[int, frozenset[int]]]:
+def ratings_by_input(ratings: Iterable[Rating]) -> Grouped:
     """input id -> {annotator id: label set}, keeping each annotator's first rating of an
     input (pass ratings in the order they were made)."""
-    by_input: dict[int, dict[int, frozenset[int]]] = defaultdict(dict)
+    by_input: Grouped = defaultdict(dict)
     for input_id, annotator_id, labels in ratings:
         by_input[input_id].setdefault(annotator_id, labels)
     return by_input
+
+
+def _grouped(ratings: Iterable[Rating] | Grouped) -> Grouped:
+    """The functions below take ratings, or (to group them once for all) their grouping."""
+    return ratings if isinstance(ratings, dict) else ratings_by_input(ratings)
 
 
 @dataclass(frozen=True)
@@ -62,11 +70,11 @@ class PairAgreement:
 
 
 def pairwise_kappa(
-    ratings: Iterable[Rating], *, min_shared: int = MIN_SHARED
+    ratings: Iterable[Rating] | Grouped, *, min_shared: int = MIN_SHARED
 ) -> dict[tuple[int, int], PairAgreement]:
     """Cohen's kappa of every pair of annotators over the inputs both rated."""
     items: dict[tuple[int, int], list[tuple[frozenset[int], frozenset[int]]]] = defaultdict(list)
-    for raters in ratings_by_input(ratings).values():
+    for raters in _grouped(ratings).values():
         for a, b in combinations(sorted(raters), 2):
             items[(a, b)].append((raters[a], raters[b]))
     return {
@@ -95,11 +103,11 @@ class FleissResult:
     items: int  # inputs with exactly k annotators, the ones the kappa is computed over
 
 
-def project_fleiss(ratings: Iterable[Rating]) -> FleissResult | None:
+def project_fleiss(ratings: Iterable[Rating] | Grouped) -> FleissResult | None:
     """Fleiss' kappa over the inputs rated by exactly k annotators, k being the most common
     number of annotators among inputs with two or more (on a tie, the larger k). None when
     no input has two annotators."""
-    by_input = ratings_by_input(ratings)
+    by_input = _grouped(ratings)
     sizes = Counter(len(raters) for raters in by_input.values() if len(raters) >= 2)
     if not sizes:
         return None
@@ -119,12 +127,12 @@ class ConceptDisagreement:
         return self.disagreed / self.inputs
 
 
-def concept_disagreement(ratings: Iterable[Rating]) -> list[ConceptDisagreement]:
+def concept_disagreement(ratings: Iterable[Rating] | Grouped) -> list[ConceptDisagreement]:
     """Per concept, among inputs with two or more annotators where at least one annotator
     gave the concept, the share where not all of them did. Highest rate first."""
     inputs: Counter[int] = Counter()
     disagreed: Counter[int] = Counter()
-    for raters in ratings_by_input(ratings).values():
+    for raters in _grouped(ratings).values():
         if len(raters) < 2:
             continue
         sets = list(raters.values())
@@ -137,7 +145,7 @@ def concept_disagreement(ratings: Iterable[Rating]) -> list[ConceptDisagreement]
 
 
 def confused_pairs(
-    ratings: Iterable[Rating], groups: dict[int, int], *, limit: int = CONFUSED_LIMIT
+    ratings: Iterable[Rating] | Grouped, groups: dict[int, int], *, limit: int = CONFUSED_LIMIT
 ) -> list[tuple[tuple[int, int], int]]:
     """The options of one single choice that annotators confuse most.
 
@@ -146,7 +154,7 @@ def confused_pairs(
     and another chose B. Returns ((smaller id, larger id), inputs), most confused first.
     """
     counts: Counter[tuple[int, int]] = Counter()
-    for raters in ratings_by_input(ratings).values():
+    for raters in _grouped(ratings).values():
         if len(raters) < 2:
             continue
         confused: set[tuple[int, int]] = set()
@@ -194,18 +202,21 @@ def annotator_stats(
 ) -> dict[int, AnnotatorStats]:
     """Per annotator, from (annotation id, annotator id, time spent ms, gold correct) rows and
     (annotation id, action) decisions: volume, times, rejections and gold accuracy."""
-    actions: dict[int, set[str]] = defaultdict(set)
+    decided: set[int] = set()
+    rejected: set[int] = set()
     for annotation_id, action in decisions:
-        actions[annotation_id].add(action)
+        decided.add(annotation_id)
+        if action == REJECT:
+            rejected.add(annotation_id)
     stats: dict[int, AnnotatorStats] = {}
     for annotation_id, annotator_id, time_ms, gold in annotations:
         row = stats.setdefault(annotator_id, AnnotatorStats(annotator_id))
         row.annotations += 1
         if time_ms is not None:
             row.times_ms.append(time_ms)
-        if annotation_id in actions:
+        if annotation_id in decided:
             row.decided += 1
-            row.rejected += ReviewDecision.Action.REJECT in actions[annotation_id]
+            row.rejected += annotation_id in rejected
         if gold is not None:
             row.gold_checked += 1
             row.gold_correct += gold
@@ -296,9 +307,9 @@ class QualityReport:
         return 100.0 * min(max(kappa, 0.0), 1.0) if kappa is not None else 0.0
 
 
-def _concept_names(project: Project) -> tuple[dict[int, str], dict[int, int]]:
-    """Display names ("parent › child") of the project's concepts, and the exclusive group
-    (parent id) of each option of a single choice."""
+def _concept_names(project: Project) -> tuple[dict[int, str], dict[int, str], dict[int, int]]:
+    """The names of the project's concepts, plain and as "parent › child", and the exclusive
+    group (parent id) of each option of a single choice."""
     rows = list(
         Concept.objects.filter(project=project).values_list(
             "id", "name", "parent_id", "parent__exclusive"
@@ -310,11 +321,13 @@ def _concept_names(project: Project) -> tuple[dict[int, str], dict[int, int]]:
         for cid, name, parent, _ in rows
     }
     groups = {cid: parent for cid, _, parent, exclusive in rows if exclusive}
-    return display, groups
+    return names, display, groups
 
 
-def project_quality(project: Project) -> QualityReport:
-    annotations = list(
+def _load(project: Project) -> tuple[list[tuple[int, int, int | None, bool | None]], Grouped]:
+    """One query: the (annotation id, annotator id, time spent, gold correct) rows that count
+    (see the module's docstring), and the annotators' label sets grouped by input."""
+    rows = (
         Annotation.objects.filter(
             project=project,
             source=AnnotationSource.HUMAN,
@@ -322,20 +335,29 @@ def project_quality(project: Project) -> QualityReport:
             corrects__isnull=True,
         )
         .order_by("id")
-        .values_list("id", "input_id", "author_id", "time_spent_ms", "gold_correct")
+        .values_list(
+            "id", "input_id", "author_id", "time_spent_ms", "gold_correct", "labels__concept_id"
+        )
     )
-    labels: dict[int, set[int]] = defaultdict(set)
-    for annotation_id, concept_id in AnnotationLabel.objects.filter(
-        annotation__project=project, annotation__source=AnnotationSource.HUMAN
-    ).values_list("annotation_id", "concept_id"):
-        labels[annotation_id].add(concept_id)
+    annotations: list[tuple[int, int, int | None, bool | None]] = []
+    label_sets: dict[frozenset[int], frozenset[int]] = {}  # one object per distinct set
+    by_input: Grouped = defaultdict(dict)
+    for annotation_id, run in groupby(rows, key=itemgetter(0)):  # one row per label
+        label_rows = list(run)
+        _, input_id, author_id, time_ms, gold, _ = label_rows[0]
+        labels = frozenset(row[5] for row in label_rows) - NO_LABEL
+        annotations.append((annotation_id, author_id, time_ms, gold))
+        by_input[input_id].setdefault(author_id, label_sets.setdefault(labels, labels))
+    return annotations, by_input
+
+
+def project_quality(project: Project) -> QualityReport:
+    annotations, by_input = _load(project)
     decisions = ReviewDecision.objects.filter(project=project).values_list(
         "annotation_id", "action"
     )
-    ratings = [(inp, who, frozenset(labels.get(aid, ()))) for aid, inp, who, _, _ in annotations]
-
-    stats = annotator_stats(((aid, who, t, g) for aid, _, who, t, g in annotations), decisions)
-    pairs = pairwise_kappa(ratings)
+    stats = annotator_stats(annotations, decisions)
+    pairs = pairwise_kappa(by_input)
     for who, (mean, partners) in mean_kappa_by_annotator(pairs.values()).items():
         stats[who].mean_kappa, stats[who].kappa_partners = mean, partners
     users = dict(get_user_model().objects.filter(id__in=list(stats)).values_list("id", "username"))
@@ -363,8 +385,8 @@ def project_quality(project: Project) -> QualityReport:
         for a in paired
     ]
 
-    display, groups = _concept_names(project)
-    disagreement = concept_disagreement(ratings)
+    names, display, groups = _concept_names(project)
+    disagreement = concept_disagreement(by_input)
     concept_bars = [
         Bar(
             display.get(d.concept_id, f"concept {d.concept_id}"),
@@ -375,25 +397,24 @@ def project_quality(project: Project) -> QualityReport:
         )
         for d in disagreement[:CONCEPT_LIMIT]
     ]
-    confused = confused_pairs(ratings, groups)
+    confused = confused_pairs(by_input, groups)
     top = confused[0][1] if confused else 0
     confused_bars = [
         Bar(
-            f"{display.get(a, a)} ↔ {display.get(b, b).rsplit(' › ', 1)[-1]}",
+            f"{display.get(a, a)} ↔ {names.get(b, b)}",
             n,
             n,
             100.0 * n / top,
         )
         for (a, b), n in confused
     ]
-    by_input = ratings_by_input(ratings)
     return QualityReport(
         human_annotations=len(annotations),
         annotators=rows,
         heatmap_names=[name for name, _ in heatmap],
         heatmap=heatmap,
         pairs_with_kappa=sum(1 for p in pairs.values() if p.kappa is not None),
-        fleiss=project_fleiss(ratings),
+        fleiss=project_fleiss(by_input),
         multi_rated_inputs=sum(1 for raters in by_input.values() if len(raters) >= 2),
         concepts=concept_bars,
         concepts_total=len(disagreement),

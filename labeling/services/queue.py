@@ -153,6 +153,29 @@ OPEN_SQL = """
 """
 
 
+LEFT_SQL = """
+    SELECT count(*) FROM (
+        SELECT 1 FROM {slot} s
+        WHERE s.project_id = %s AND s.annotation_id IS NULL
+          AND (s.leased_until IS NULL OR s.leased_until <= %s OR s.leased_to_id = %s)
+          AND NOT EXISTS (SELECT 1 FROM {slot} o
+                          WHERE o.input_id = s.input_id AND o.leased_to_id = %s AND o.id <> s.id)
+          AND NOT EXISTS (SELECT 1 FROM {skip} k WHERE k.input_id = s.input_id AND k.user_id = %s)
+        LIMIT %s
+    ) AS waiting
+"""
+
+
+def queue_left(*, project: Project, user, cap: int = 10_000, now: datetime | None = None) -> int:
+    """How many inputs this annotator can still get (the one on screen included), counting
+    at most ``cap`` so the number stays cheap on big projects."""
+    moment = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    sql = LEFT_SQL.format(slot=QueueSlot._meta.db_table, skip=Skip._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.id, moment, user.id, user.id, user.id, cap])
+        return cursor.fetchone()[0]
+
+
 @dataclass(frozen=True)
 class _Candidate:
     id: int

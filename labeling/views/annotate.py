@@ -31,10 +31,12 @@ from labeling.services.queue import (
     annotation_undo,
     draft_resubmit,
     input_skip,
+    queue_left,
     queue_next,
 )
 
 LABELERS = (Role.ANNOTATOR, Role.ADMIN)
+LEFT_CAP = 10_000
 
 
 def _int_list(values: list[str]) -> list[int]:
@@ -131,9 +133,7 @@ def label_undo(request: HttpRequest, project: Project) -> HttpResponse:
         slot = queue_next(project=project, user=request.user)
         return _render_task(request, project, slot, notice=str(exc), notice_level="warning")
     slot = QueueSlot.objects.select_related("input").get(id=slot.id)
-    return _render_task(
-        request, project, slot, notice="Undone: label it again.", notice_level="info"
-    )
+    return _render_task(request, project, slot)  # the draft note says it was undone
 
 
 @project_view(LABELERS)
@@ -142,9 +142,14 @@ def label_stats(request: HttpRequest, project: Project) -> HttpResponse:
     done_today = Annotation.objects.filter(
         project=project, author=request.user, created_at__gte=start
     ).count()
-    left = QueueSlot.objects.filter(project=project, annotation__isnull=True).count()
     return render(
-        request, "labeling/annotate/_stats.html", {"done_today": done_today, "left": left}
+        request,
+        "labeling/annotate/_stats.html",
+        {
+            "done_today": done_today,
+            "left": queue_left(project=project, user=request.user, cap=LEFT_CAP),
+            "cap": LEFT_CAP,
+        },
     )
 
 

@@ -281,7 +281,7 @@ def test_undo_brings_the_last_input_back_with_its_labels_checked(
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Undone: label it again." in html
+    assert "undone — your earlier labels are selected" in html
     assert f'data-input="{input.id}"' in html
     assert f'value="{concepts["sparrow"].id}" checked' in html
     assert not Annotation.objects.exists()
@@ -313,7 +313,7 @@ def test_stats_count_my_annotations_today_and_the_open_slots(
     html = anna.get(url("label_stats", project), **HTMX).content.decode()
 
     assert "<strong>1</strong> done today" in html
-    assert "<strong>1</strong> left in queue" in html
+    assert "<strong>1</strong> left for you" in html
 
 
 @pytest.mark.parametrize(("who", "status"), [("reviewer", 403), ("outsider", 404)])

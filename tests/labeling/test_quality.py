@@ -301,7 +301,7 @@ def world(project, admin):
 @pytest.mark.django_db
 def test_project_quality_from_the_database(project, world, django_assert_max_num_queries):
     # when
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(4):
         report = project_quality(project)
 
     # then each annotator is listed by volume: a has a redo (7), the correction is left out

@@ -86,6 +86,11 @@ class Annotation(models.Model):
                 name="annotation_review_queue",
                 condition=models.Q(status="pending_review"),
             ),
+            models.Index(
+                fields=["review_leased_to", "project"],
+                name="annotation_review_held",
+                condition=models.Q(status="pending_review", review_leased_to__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

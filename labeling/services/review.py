@@ -190,8 +190,8 @@ def input_status_sync(*, input: Input) -> None:
 
 REVIEW_HELD_SQL = """
     SELECT id FROM {annotation}
-    WHERE project_id = %s AND status = 'pending_review' AND review_tier = %s
-      AND review_leased_to_id = %s AND review_leased_until > %s
+    WHERE review_leased_to_id = %s AND project_id = %s AND status = 'pending_review'
+      AND review_leased_to_id IS NOT NULL AND review_tier = %s AND review_leased_until > %s
     LIMIT 1
 """
 REVIEW_OPEN_SQL = """
@@ -233,7 +233,7 @@ def review_next(
     moment = connection.ops.adapt_datetimefield_value(now)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            REVIEW_HELD_SQL.format(annotation=table), [project.id, tier, user.id, moment]
+            REVIEW_HELD_SQL.format(annotation=table), [user.id, project.id, tier, moment]
         )
         row = cursor.fetchone()
         if row is None:

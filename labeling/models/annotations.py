@@ -81,8 +81,10 @@ class Annotation(models.Model):
             models.Index(fields=["project", "status"]),
             models.Index(fields=["input", "status"]),
             models.Index(fields=["project", "author", "created_at"]),
+            # Ordered by time, not id: with "ORDER BY id" PostgreSQL prefers walking the
+            # primary key past every decided row at the head of the queue.
             models.Index(
-                fields=["project", "review_tier", "id"],
+                fields=["project", "review_tier", "created_at", "id"],
                 name="annotation_review_queue",
                 condition=models.Q(status="pending_review"),
             ),

@@ -199,7 +199,7 @@ REVIEW_OPEN_SQL = """
     WHERE a.project_id = %s AND a.status = 'pending_review' AND a.review_tier = %s
       AND (a.author_id IS NULL OR a.author_id <> %s)
       AND (a.review_leased_until IS NULL OR a.review_leased_until <= %s)
-    ORDER BY a.id
+    ORDER BY a.created_at, a.id
     LIMIT 1 {lock}
 """
 

@@ -65,3 +65,25 @@ class UploadBatchAdmin(admin.ModelAdmin):
 class AnnotationAdmin(admin.ModelAdmin):
     list_display = ["id", "input", "source", "status", "author", "created_at"]
     list_filter = ["source", "status", "project"]
+
+
+@admin.register(models.ReviewDecision)
+class ReviewDecisionAdmin(admin.ModelAdmin):
+    """Read-only: decisions are append-only and made on the review pages."""
+
+    list_display = ["created_at", "annotation", "tier", "action", "reviewer", "bulk"]
+    list_filter = ["action", "tier", "project"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(models.ReviewTier)
+class ReviewTierAdmin(admin.ModelAdmin):
+    list_display = ["project", "number", "mode", "sample_rate"]

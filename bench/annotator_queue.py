@@ -14,8 +14,6 @@ queue work, the floor any endpoint here can reach.
 
 import argparse
 import json
-import os
-import platform
 import time
 
 import httpbench
@@ -125,29 +123,18 @@ def annotate_step(project: Project, concept_ids: list[int]):
 def main() -> None:
     levels = [int(x) for x in ARGS.annotators.split(",")]
     project, concept_ids = seed(ARGS.inputs, ARGS.overlap)
-    tokens = httpbench.people(project, "bench-annotator", max(levels), Role.ANNOTATOR)
-    port = httpbench.free_port()
-    server = httpbench.start_server(ARGS, port)
-    try:
-        print(
-            f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
-            f"{platform.python_version()}, {connection.vendor}, gunicorn "
-            f"{ARGS.workers}x{ARGS.threads} threads, clients on the same machine, "
-            f"think time {ARGS.think_ms:.0f} ms"
-        )
-        open_slots = QueueSlot.objects.filter(project=project, annotation__isnull=True).count()
-        print(f"project: {ARGS.inputs:,} inputs, overlap {ARGS.overlap}, {open_slots:,} open slots")
-        step = annotate_step(project, concept_ids)
-        httpbench.run_level(port, tokens[:2], 40, step, 0)  # warm up
-        base = httpbench.baseline(port, tokens[0])
-        print(f"baseline GET /api/v1/me/ (1 client):  {httpbench.percentiles(base)}")
-        for level in levels:
-            result = httpbench.run_level(port, tokens[:level], ARGS.ops, step, ARGS.think_ms)
-            httpbench.report(level, "annotators", result, "annotations")
-        print(f"double assignments: {double_assignments(project)}")
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    open_slots = QueueSlot.objects.filter(project=project, annotation__isnull=True).count()
+    httpbench.run_benchmark(
+        ARGS,
+        tokens=httpbench.people(project, "bench-annotator", max(levels), Role.ANNOTATOR),
+        levels=levels,
+        step=annotate_step(project, concept_ids),
+        who="annotators",
+        unit="annotations",
+        describe=f"project: {ARGS.inputs:,} inputs, overlap {ARGS.overlap}, "
+        f"{open_slots:,} open slots",
+    )
+    print(f"double assignments: {double_assignments(project)}")
 
 
 if __name__ == "__main__":

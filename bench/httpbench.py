@@ -167,6 +167,34 @@ def run_level(port: int, tokens: list[str], rounds: int, step: Step, think_ms: f
     return {"timings": timings, "errors": errors, "rate": completed / elapsed if elapsed else 0}
 
 
+def run_benchmark(
+    args, *, tokens: list[str], levels: list[int], step: Step, who: str, unit: str, describe: str
+) -> None:
+    """Serve with gunicorn, warm up, measure the baseline, then each level of clients."""
+    import platform
+
+    from django.db import connection
+
+    port = free_port()
+    server = start_server(args, port)
+    try:
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
+            f"{platform.python_version()}, {connection.vendor}, gunicorn "
+            f"{args.workers}x{args.threads} threads, clients on the same machine, "
+            f"think time {args.think_ms:.0f} ms"
+        )
+        print(describe)
+        run_level(port, tokens[:2], 40, step, 0)  # warm up
+        print(f"baseline GET /api/v1/me/ (1 client):  {percentiles(baseline(port, tokens[0]))}")
+        for level in levels:
+            result = run_level(port, tokens[:level], args.ops, step, args.think_ms)
+            report(level, who, result, unit)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 def baseline(port: int, token: str, count: int = 300) -> list[float]:
     """``GET /api/v1/me/``: token auth and one query, the floor for any request here."""
     client = Client(port, token)

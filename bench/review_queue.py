@@ -13,8 +13,6 @@ unique constraint would refuse it, so a double lease shows up as errors instead)
 
 import argparse
 import json
-import os
-import platform
 import time
 
 import httpbench
@@ -131,36 +129,19 @@ def review_step(project: Project):
 def main() -> None:
     levels = [int(x) for x in ARGS.reviewers.split(",")]
     project = seed(ARGS.annotations)
-    tokens = httpbench.people(project, "bench-reviewer", max(levels), Role.REVIEWER, tier=1)
-    port = httpbench.free_port()
-    server = httpbench.start_server(ARGS, port)
-    try:
-        print(
-            f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
-            f"{platform.python_version()}, {connection.vendor}, gunicorn "
-            f"{ARGS.workers}x{ARGS.threads} threads, clients on the same machine, "
-            f"think time {ARGS.think_ms:.0f} ms"
-        )
-        pending = Annotation.objects.filter(project=project, status="pending_review").count()
-        print(f"project: {ARGS.annotations:,} annotations, {pending:,} pending at tier 1")
-        step = review_step(project)
-        httpbench.run_level(port, tokens[:2], 40, step, 0)  # warm up
-        base = httpbench.baseline(port, tokens[0])
-        print(f"baseline GET /api/v1/me/ (1 client):  {httpbench.percentiles(base)}")
-        for level in levels:
-            result = httpbench.run_level(port, tokens[:level], ARGS.ops, step, ARGS.think_ms)
-            httpbench.report(level, "reviewers", result, "decisions")
-        twice = (
-            ReviewDecision.objects.filter(project=project)
-            .values("annotation_id", "tier")
-            .annotate(n=Count("id"))
-            .filter(n__gt=1)
-            .count()
-        )
-        print(f"annotations decided twice at one tier: {twice}")
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    pending = Annotation.objects.filter(project=project, status="pending_review").count()
+    httpbench.run_benchmark(
+        ARGS,
+        tokens=httpbench.people(project, "bench-reviewer", max(levels), Role.REVIEWER, tier=1),
+        levels=levels,
+        step=review_step(project),
+        who="reviewers",
+        unit="decisions",
+        describe=f"project: {ARGS.annotations:,} annotations, {pending:,} pending at tier 1",
+    )
+    decisions = ReviewDecision.objects.filter(project=project).values("annotation_id", "tier")
+    twice = decisions.annotate(n=Count("id")).filter(n__gt=1).count()
+    print(f"annotations decided twice at one tier: {twice}")
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ class Annotation(models.Model):
                 condition=models.Q(status="pending_review"),
             ),
             models.Index(
-                fields=["review_leased_to", "project"],
+                fields=["review_leased_to", "project", "review_tier"],
                 name="annotation_review_held",
                 condition=models.Q(status="pending_review", review_leased_to__isnull=False),
             ),

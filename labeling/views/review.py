@@ -42,7 +42,7 @@ def _review_context(
             .exclude(id=annotation.id)
             .exclude(status=AnnotationStatus.SUPERSEDED)
             .select_related("author")
-            .prefetch_related("labels__concept")
+            .prefetch_related("labels__concept", "decisions")
         )
     return {
         "project": project,

@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from labeling.views import (
+    account,
     annotate,
     audit,
     dictionary,
@@ -76,4 +77,4 @@ urlpatterns = [
     ),
 ]
 
-urlpatterns += review.urlpatterns + audit.urlpatterns + quality.urlpatterns
+urlpatterns += review.urlpatterns + audit.urlpatterns + quality.urlpatterns + account.urlpatterns

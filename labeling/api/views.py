@@ -3,6 +3,8 @@
 from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
@@ -50,12 +52,14 @@ def _input_json(input: Input) -> dict:
     }
 
 
+@extend_schema(responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def me_view(request: Request) -> Response:
     """Who the caller is; also the cheapest authenticated request (a benchmark baseline)."""
     return Response({"id": request.user.id, "username": request.user.username})
 
 
+@extend_schema(responses={200: OpenApiTypes.OBJECT, 204: None})
 @api_view(["GET"])
 def queue_next_view(request: Request, project_id: int) -> Response:
     """The next input for the caller, leased to them; 204 when their queue is empty."""
@@ -67,6 +71,15 @@ def queue_next_view(request: Request, project_id: int) -> Response:
     return Response({"input": _input_json(slot.input), "lease_expires_at": slot.leased_until})
 
 
+@extend_schema(
+    request=SubmissionSerializer,
+    responses={
+        201: OpenApiTypes.OBJECT,
+        200: OpenApiTypes.OBJECT,
+        400: OpenApiTypes.OBJECT,
+        409: OpenApiTypes.OBJECT,
+    },
+)
 @api_view(["POST"])
 def annotation_create_view(request: Request, input_id: int) -> Response:
     """Submit labels for an input from the caller's queue.
@@ -138,6 +151,7 @@ def _annotation_json(annotation: Annotation) -> dict:
     }
 
 
+@extend_schema(responses={200: OpenApiTypes.OBJECT, 204: None})
 @api_view(["GET"])
 def review_next_view(request: Request, project_id: int) -> Response:
     """The next annotation waiting at the caller's review tier, leased to them; 204 if none."""
@@ -157,6 +171,9 @@ class DecisionSerializer(serializers.Serializer):
     concept_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
 
 
+@extend_schema(
+    request=DecisionSerializer, responses={201: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT}
+)
 @api_view(["POST"])
 def decision_create_view(request: Request, annotation_id: int) -> Response:
     """Approve, reject (with a reason) or correct (with concept_ids) an annotation."""

@@ -123,8 +123,8 @@ def _accepted_label(project: Project, admin, input, concept: Concept) -> None:
 def _dictionary(concepts: dict[int, Concept], inputs_by_digit: dict[int, list], admin) -> None:
     for digit, concept in concepts.items():
         confused = CONFUSED_WITH[digit]
-        ideal = [("ideal", i) for i in inputs_by_digit[digit][:3]]
-        not_ideal = [("not_ideal", i) for i in inputs_by_digit[confused][:2]]
+        ideal = [(DictionaryExample.Kind.IDEAL, i) for i in inputs_by_digit[digit][:3]]
+        not_ideal = [(DictionaryExample.Kind.NOT_IDEAL, i) for i in inputs_by_digit[confused][:2]]
         dictionary_entry_save(
             concept=concept,
             actor=admin,
@@ -135,4 +135,3 @@ def _dictionary(concepts: dict[int, Concept], inputs_by_digit: dict[int, list], 
             ),
             add_inputs=ideal + not_ideal,
         )
-    assert DictionaryExample.Kind.NOT_IDEAL == "not_ideal"

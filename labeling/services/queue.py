@@ -532,7 +532,6 @@ def annotation_relabel(*, annotation: Annotation, user, concept_ids: list[int]) 
 def draft_resubmit(*, draft: AnnotationDraft, user) -> Submission:
     if draft.user_id != user.id:
         raise ServiceError("This draft is someone else's.")
-    submission = annotation_submit(
+    return annotation_submit(
         project=draft.project, user=user, input=draft.input, concept_ids=draft.concept_ids
     )
-    return submission

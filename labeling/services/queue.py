@@ -436,13 +436,18 @@ def _input_status_set(input: Input, status: str) -> None:
 
 
 def input_status_refresh(*, input: Input) -> str:
-    slots = list(QueueSlot.objects.filter(input=input).values_list("annotation_id", flat=True))
-    status = input_status_after(
-        slots_filled=sum(1 for a in slots if a),
-        slots_total=len(slots),
-        any_accepted=input.annotations.filter(status=AnnotationStatus.ACCEPTED).exists(),
-    )
-    _input_status_set(input, status)
+    """Recompute an input's status from its annotations and slots: labeled once one
+    annotation is accepted, in review while annotations wait and no slot is open."""
+    statuses = set(input.annotations.values_list("status", flat=True))
+    open_slots = QueueSlot.objects.filter(input=input, annotation__isnull=True).exists()
+    if AnnotationStatus.ACCEPTED in statuses:
+        status = InputStatus.LABELED
+    elif AnnotationStatus.PENDING_REVIEW in statuses and not open_slots:
+        status = InputStatus.IN_REVIEW
+    else:
+        status = InputStatus.UNLABELED
+    Input.objects.filter(id=input.id).exclude(status=status).update(status=status)
+    input.status = status
     return status
 
 

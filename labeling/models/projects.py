@@ -44,6 +44,32 @@ class Project(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
         help_text="Share of an annotator's items that are gold items, while any are left.",
     )
+    queue_strategy = models.CharField(
+        max_length=12,
+        default="uncertainty",
+        choices=[
+            ("uncertainty", "Uncertainty (margin) over clusters"),
+            ("diversity", "Diversity (typical first)"),
+            ("random", "Random"),
+        ],
+        help_text="The order annotators get inputs in (active learning).",
+    )
+    retrain_min_labels = models.PositiveIntegerField(
+        default=50, help_text="Train a new version once this many new labels were accepted."
+    )
+    retrain_every_minutes = models.PositiveIntegerField(
+        default=60, help_text="How often to check for retraining; 0 turns scheduling off."
+    )
+    doubt_band = models.FloatField(
+        default=0.2,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Scores this far below a threshold become suggestions for review.",
+    )
+    spot_check_rate = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of automatic labels sent to review to measure their precision.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

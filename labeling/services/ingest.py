@@ -19,9 +19,25 @@ from labeling.ingest.archives import ArchiveRejected, list_entries, read_entry
 from labeling.ingest.images import ImageRejected, human_bytes, inspect_image
 from labeling.ingest.metadata import MetadataRejected, metadata_for, parse_metadata_csv
 from labeling.ingest.splits import split_for_hash
-from labeling.models import Input, Project, UploadBatch, UploadItem
+from labeling.models import (
+    Annotation,
+    AnnotationLabel,
+    AnnotationSource,
+    AnnotationStatus,
+    Input,
+    Membership,
+    Project,
+    Role,
+    UploadBatch,
+    UploadItem,
+)
 from labeling.services.errors import ServiceError
-from labeling.services.queue import queue_slots_open
+from labeling.services.queue import (
+    checked_labels,
+    input_status_refresh,
+    queue_slots_close,
+    queue_slots_open,
+)
 from labeling.storage import image_paths, media_path, project_folder, write_file
 
 logger = logging.getLogger(__name__)
@@ -164,9 +180,16 @@ def upload_batch_process(*, batch_id: int) -> UploadBatch:
     UploadBatch.objects.filter(id=batch.id).update(
         status=UploadBatch.Status.DONE, finished_at=timezone.now()
     )
+    transaction.on_commit(lambda: _embed_later(batch.project_id))
     shutil.rmtree(media_path(f"staging/{batch.id}"), ignore_errors=True)
     batch.refresh_from_db()
     return batch
+
+
+def _embed_later(project_id: int) -> None:
+    from training.services.embeddings import embeddings_request
+
+    embeddings_request(project_id)
 
 
 def _expand_archives(batch: UploadBatch) -> None:
@@ -298,3 +321,35 @@ def upload_batches_resume_stale() -> list[int]:
         UploadBatch.objects.filter(id=batch_id).update(heartbeat_at=timezone.now())
         _queue(batch_id)
     return stale
+
+
+def input_labels_attach(
+    *, project: Project, input: Input, concept_ids: list[int], actor, review: bool = False
+) -> Annotation:
+    """Labels that come with an upload. From a project admin they are accepted ground truth
+    (source ``import``), unless ``review`` asks for a check; from anyone else they wait for
+    review at tier 1."""
+    if input.project_id != project.id:
+        raise ServiceError("This input is not in this project.")
+    labels = checked_labels(project, concept_ids)
+    is_admin = (
+        actor.is_superuser
+        or Membership.objects.filter(project=project, user=actor, role=Role.ADMIN).exists()
+    )
+    accepted = is_admin and not review
+    with transaction.atomic():
+        annotation = Annotation.objects.create(
+            project=project,
+            input=input,
+            author=actor,
+            source=AnnotationSource.IMPORT,
+            status=AnnotationStatus.ACCEPTED if accepted else AnnotationStatus.PENDING_REVIEW,
+            review_tier=0 if accepted else 1,
+        )
+        AnnotationLabel.objects.bulk_create(
+            [AnnotationLabel(annotation=annotation, concept_id=c) for c in labels]
+        )
+        if accepted:
+            queue_slots_close(input=input)
+        input_status_refresh(input=input)
+    return annotation

@@ -27,7 +27,11 @@ from labeling.models import (
 )
 from labeling.review_rules import Facts, TierRule, consensus, next_tier
 from labeling.services.errors import ServiceError
-from labeling.services.queue import checked_labels, input_status_refresh
+from labeling.services.queue import checked_labels, input_status_refresh, queue_slots_open
+from labeling.services.webhooks import (
+    webhooks_emit_annotation_accepted,
+    webhooks_emit_review_decided,
+)
 
 Action = ReviewDecision.Action
 REVIEW_LEASE_MINUTES = 10
@@ -109,6 +113,7 @@ def _facts(annotation: Annotation) -> Facts:
         id=annotation.id,
         from_model=annotation.source == AnnotationSource.MODEL,
         disagreement=annotation.disagreement,
+        model_band=annotation.model_band,
     )
 
 
@@ -169,6 +174,7 @@ def consensus_resolve(*, input: Input, project: Project) -> None:
             annotation.save(update_fields=["status", "updated_at"])
         else:
             annotation_route(annotation=annotation, after_tier=0, rules=rules)
+        webhooks_emit_annotation_accepted(annotation=annotation)
     input_status_refresh(input=input)
 
 
@@ -313,6 +319,8 @@ def review_decide(
             decision.save()
             annotation_route(annotation=correction, after_tier=tier, rules=tier_rules(project))
         input_status_refresh(input=annotation.input)
+        webhooks_emit_review_decided(decision=decision)
+        webhooks_emit_annotation_accepted(annotation=decision.correction or annotation)
     return decision
 
 
@@ -324,6 +332,9 @@ def _reject(annotation: Annotation, reason: str, now: datetime) -> None:
     original = annotation
     while original.corrects_id is not None:  # a rejected correction goes back to the annotator
         original = original.corrects
+    if original.source == AnnotationSource.MODEL:  # a model's suggestion: to the annotators
+        queue_slots_open(input=annotation.input, overlap=annotation.project.overlap)
+        return
     if original.author_id is None or original.source != AnnotationSource.HUMAN:
         return
     labels = list(annotation.labels.values_list("concept_id", flat=True))

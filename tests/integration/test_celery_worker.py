@@ -4,83 +4,19 @@ On CI this runs twice: with the file broker on SQLite, and with Redis on Postgre
 """
 
 import io
-import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from PIL import Image
+from polling import wait_for
 
 from labeling.models import Input, UploadBatch, UploadItem
 from labeling.services.ingest import upload_batch_create, upload_batches_resume_stale
 from labeling.services.projects import project_create
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-REPO = Path(__file__).resolve().parents[2]
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def worker(settings, tmp_path):
-    """Start workers on demand; every one is stopped at the end of the test."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    processes = []
-
-    def start() -> subprocess.Popen:
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "PORTAL_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            "PORTAL_DATA_DIR": str(settings.DATA_DIR),
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "CELERY_TASK_ALWAYS_EAGER": "0",
-        }
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "-Q",
-                "default",
-                "--pool",
-                "solo",
-                "-l",
-                "warning",
-                "-n",
-                f"test{len(processes)}@%h",
-            ],
-            cwd=REPO,
-            env=env,
-        )
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def png(seed: int, size: int = 32) -> bytes:
@@ -89,15 +25,6 @@ def png(seed: int, size: int = 32) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def batch_of(project, admin, files) -> UploadBatch:

@@ -36,6 +36,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         admin, username, password = demo_admin()
         project, created = demo_project_load(admin=admin)
+        if created:  # embeddings start as soon as a worker runs; training follows by schedule
+            from training.tasks import embed_project_task
+
+            embed_project_task.delay(project.id)
         state = "loaded" if created else "already there"
         self.stdout.write(
             f"Demo project “{project.name}” {state}: {project.inputs.count()} images."

@@ -1,0 +1,221 @@
+"""Embedding throughput: images per second through ``embeddings_compute``, against the limit.
+
+The limit is the bare backbone: ``training.ml.backbone.forward`` on already preprocessed
+tensors of the same images, in batches of the same size (32). The pipeline around it opens
+each stored file, decodes and resizes it, runs the forward pass, converts to float16 and
+writes one ``Embedding`` row per input, a batch per transaction.
+
+    .venv/bin/python bench/embedding.py [--count 960] [--rounds 6] [--source digits|jpeg] \\
+        [--size 640x480]
+
+``digits`` are scikit-learn's 8x8 digit PNGs (the demo data, ``labeling.demo.digit_png``);
+``jpeg`` are generated noisy photos-like JPEGs of ``--size``, where decoding costs more.
+Images enter through ``input_ingest``. Runs in a throw-away data dir (SQLite unless
+DATABASE_URL is set). The machine may be shared, so the two measurements alternate over
+``--rounds`` projects of count/rounds images each. The breakdown comes from timers wrapped
+around the pipeline's own functions (``_open``, ``backbone.preprocess``, ``backbone.forward``);
+the rest is the database and the float16 conversion.
+"""
+
+import argparse
+import io
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("PORTAL_DATA_DIR", tempfile.mkdtemp(prefix="bench-embedding-"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+import django  # noqa: E402
+import torch  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from labeling.demo import digit_png  # noqa: E402
+from labeling.models import Input  # noqa: E402
+from labeling.services.ingest import input_ingest  # noqa: E402
+from labeling.services.projects import project_create  # noqa: E402
+from training.ml import backbone  # noqa: E402
+from training.models import Embedding  # noqa: E402
+from training.services import embeddings  # noqa: E402
+
+BATCH = 32
+
+
+def machine() -> str:
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        model = next(ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if "Model name" in ln)
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    return f"{model}, {os.cpu_count()} cores, python {platform.python_version()}"
+
+
+def digit_images(count: int) -> list[bytes]:
+    from sklearn.datasets import load_digits
+
+    data = load_digits().data
+    if count > len(data):
+        raise SystemExit(f"--source digits has {len(data)} images; use --source jpeg for more")
+    return [digit_png(pixels) for pixels in data[:count]]
+
+
+def jpeg_images(count: int, width: int, height: int) -> list[bytes]:
+    out = []
+    for seed in range(count):
+        image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+        noise = Image.effect_noise((width, height), 30 + seed % 40).convert("RGB")
+        image = Image.blend(image, noise, 0.5)
+        image.putpixel((0, 0), (seed % 256, seed // 256 % 256, 1))
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=90)
+        out.append(buffer.getvalue())
+    return out
+
+
+class Timers:
+    """Wraps module functions with timers (the calls themselves are unchanged)."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._undo = []
+
+    def wrap(self, module, name: str, label: str) -> None:
+        original = getattr(module, name)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - start
+
+        setattr(module, name, timed)
+        self._undo.append((module, name, original))
+
+    def restore(self) -> None:
+        for module, name, original in reversed(self._undo):
+            setattr(module, name, original)
+        self._undo.clear()
+
+
+def bare(inputs: list[Input]) -> dict[str, float]:
+    """Decode, preprocess and forward the same files in batches of 32, each step timed apart;
+    the limit is the forward pass alone."""
+    seconds: dict[str, float] = defaultdict(float)
+    for start in range(0, len(inputs), BATCH):
+        chunk = inputs[start : start + BATCH]
+        t0 = time.perf_counter()
+        images = [embeddings._open(i) for i in chunk]
+        t1 = time.perf_counter()
+        tensors = backbone.preprocess(images)
+        t2 = time.perf_counter()
+        backbone.forward(tensors)
+        t3 = time.perf_counter()
+        seconds["decode"] += t1 - t0
+        seconds["preprocess"] += t2 - t1
+        seconds["forward"] += t3 - t2
+    return seconds
+
+
+def pipeline(project_id: int, timers: Timers) -> float:
+    timers.wrap(embeddings, "_open", "decode")
+    timers.wrap(backbone, "preprocess", "preprocess")
+    timers.wrap(backbone, "forward", "forward")
+    start = time.perf_counter()
+    embeddings.embeddings_compute(project_id=project_id, batch_size=BATCH)
+    elapsed = time.perf_counter() - start
+    timers.restore()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=960, help="images (each side)")
+    parser.add_argument("--rounds", type=int, default=6, help="bare and pipeline alternate")
+    parser.add_argument("--source", choices=["digits", "jpeg"], default="digits")
+    parser.add_argument("--size", default="640x480", help="JPEG size (--source jpeg)")
+    args = parser.parse_args()
+    settings.TRAINING_BACKBONE = backbone.NAME
+    call_command("migrate", verbosity=0)
+    admin = get_user_model().objects.create_user("bench")
+
+    if args.source == "digits":
+        files, what = digit_images(args.count), "scikit-learn digit PNGs (8x8)"
+    else:
+        width, height = (int(v) for v in args.size.split("x"))
+        files, what = jpeg_images(args.count, width, height), f"JPEGs of {width}x{height}"
+    # one project per round, so the two measurements can alternate (the machine is shared)
+    rounds = []
+    per_round = -(-args.count // args.rounds)
+    for r in range(args.rounds):
+        project = project_create(name=f"bench-embedding-{r}", created_by=admin)
+        for i in range(r * per_round, min(args.count, (r + 1) * per_round)):
+            input_ingest(project=project, name=f"img{i:05d}", data=files[i])
+        rounds.append((project, list(Input.objects.filter(project=project).order_by("id"))))
+    n = sum(len(inputs) for _, inputs in rounds)
+    assert n == args.count, f"{n} inputs (duplicate images?)"
+    megabytes = sum(len(d) for d in files) / 1e6
+
+    backbone.forward(backbone.preprocess([embeddings._open(rounds[0][1][0])] * BATCH))  # warm
+    limit: dict[str, float] = defaultdict(float)
+    timers = Timers()
+    total, ratios = 0.0, []
+    print("round  images  bare img/s  pipeline img/s  ratio")
+    for r, (project, inputs) in enumerate(rounds):
+        if r % 2 == 0:  # alternate which goes first
+            steps = bare(inputs)
+            elapsed = pipeline(project.id, timers)
+        else:
+            elapsed = pipeline(project.id, timers)
+            steps = bare(inputs)
+        ratios.append(steps["forward"] / elapsed)
+        for key, value in steps.items():
+            limit[key] += value
+        total += elapsed
+        print(
+            f"{r:5d}  {len(inputs):6d}  {len(inputs) / steps['forward']:10.1f}  "
+            f"{len(inputs) / elapsed:14.1f}  {steps['forward'] / elapsed:5.2f}"
+        )
+    assert Embedding.objects.filter(error="").exclude(vector=b"").count() == n
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine()}, torch threads {torch.get_num_threads()}")
+    print(f"db {engine}; {n} {what} ({megabytes:.1f} MB); batch {BATCH}; {args.rounds} rounds")
+    print(f"limit    (bare forward on preprocessed tensors): {n / limit['forward']:7.1f} images/s")
+    print(f"pipeline (embeddings_compute, end to end):      {n / total:7.1f} images/s")
+    print(
+        f"ratio pipeline / limit: {limit['forward'] / total:.2f} over all rounds, "
+        f"median of rounds {statistics.median(ratios):.2f} (goal >= 0.90)"
+    )
+    parts = dict(timers.seconds)
+    parts["database + float16 + rest"] = total - sum(parts.values())
+    print(
+        f"forward share of the pipeline's own time: {parts['forward'] / total:.2f} "
+        "(the same ratio measured within one run, so not affected by a busy machine)"
+    )
+    print("pipeline breakdown (ms per image, share):")
+    for label, seconds in parts.items():
+        print(f"  {label:26s} {1000 * seconds / n:7.2f} ms  {seconds / total:6.1%}")
+    print(
+        "bare loop, each step (ms per image): "
+        + ", ".join(f"{k} {1000 * v / n:.2f}" for k, v in limit.items())
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,338 @@
+"""Routing throughput: inputs scored and written per second by ``version_route``.
+
+Seeds a project (a 10-option exclusive group) with ``--labeled`` labeled inputs and
+``--inputs`` unlabeled ones, each with an open queue slot and a stored embedding: synthetic
+1280-d vectors, one Gaussian cluster per class, stored as float16 like the real ones. Trains
+the routing model's first version on the labeled ones with ``version_train`` (which promotes
+it), then times ``version_route``: find the candidates, load their embeddings, score them with
+the head, route them (auto / doubt / low) and write the model's annotations, labels, input
+statuses and queue slots, a batch of ``TRAINING_ROUTE_BATCH`` per transaction.
+
+    .venv/bin/python bench/routing.py [--inputs 100000] [--labeled 5000] \\
+        [--database-url postgres://postgres@127.0.0.1:5432/bench_routing]
+
+Goal: >= 10,000 inputs/s on PostgreSQL. Without --database-url it runs on SQLite in a
+throw-away data dir. The PostgreSQL database must exist and be empty or a former run's (each
+run uses a new project); create it with ``psql -h 127.0.0.1 -U postgres -c 'create database
+bench_routing'`` and drop it afterwards. The split comes from timers wrapped around the
+functions ``version_route`` calls (its code is unchanged). Seeding is not counted.
+"""
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+parser = argparse.ArgumentParser()
+parser.add_argument("--inputs", type=int, default=100_000, help="unlabeled inputs to route")
+parser.add_argument("--labeled", type=int, default=5_000, help="labeled inputs to train on")
+parser.add_argument("--spread", type=float, default=0.1, help="class centres' scale")
+parser.add_argument("--database-url", default="", help="default: SQLite in a throw-away dir")
+ARGS = parser.parse_args()
+os.environ["PORTAL_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-routing-")
+os.environ["CELERY_BROKER_URL"] = "filesystem://"  # queued follow-up tasks stay in the dir
+if ARGS.database_url:
+    os.environ["DATABASE_URL"] = ARGS.database_url
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import numpy as np  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.models import QuerySet  # noqa: E402
+
+from labeling.models import (  # noqa: E402
+    Annotation,
+    AnnotationLabel,
+    AnnotationSource,
+    AnnotationStatus,
+    Input,
+    InputStatus,
+    Project,
+    QueueSlot,
+    Split,
+)
+from labeling.services.projects import project_create  # noqa: E402
+from labeling.services.taxonomy import concept_create  # noqa: E402
+from training.models import Embedding, ModelVersion  # noqa: E402
+from training.services import routing  # noqa: E402
+from training.services.versions import (  # noqa: E402
+    model_router_ensure,
+    version_queue,
+    version_train,
+)
+
+DIM, CLASSES, CHUNK = 1280, 10, 10_000
+
+
+def machine() -> str:
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        model = next(ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if "Model name" in ln)
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    return f"{model}, {os.cpu_count()} cores, python {platform.python_version()}"
+
+
+def seed(labeled: int, unlabeled: int, spread: float, admin) -> tuple[Project, np.ndarray]:
+    """The project; returns the true class of every unlabeled input, in id order."""
+    project = project_create(name=f"bench-routing-{time.time_ns()}", created_by=admin)
+    parent = concept_create(project=project, name="digit", exclusive=True, actor=admin)
+    concept_ids = [
+        concept_create(project=project, name=str(d), parent=parent, actor=admin).id
+        for d in range(CLASSES)
+    ]
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((CLASSES, DIM)).astype(np.float32) * spread
+    truth = []
+    total = labeled + unlabeled
+    for start in range(0, total, CHUNK):
+        size = min(CHUNK, total - start)
+        classes = rng.integers(CLASSES, size=size)
+        vectors = centres[classes] + rng.standard_normal((size, DIM), dtype=np.float32)
+        is_labeled = np.arange(start, start + size) < labeled
+        inputs = Input.objects.bulk_create(
+            [
+                Input(
+                    project=project,
+                    sha256=f"{project.id:08x}{i:056x}",
+                    original_name=f"{i}.png",
+                    file=f"bench/{i}.png",
+                    thumbnail=f"bench/{i}.png",
+                    format="PNG",
+                    width=8,
+                    height=8,
+                    byte_size=100,
+                    split=Split.EVAL if i % 5 == 0 else Split.TRAIN,
+                    status=InputStatus.LABELED if is_labeled[i - start] else InputStatus.UNLABELED,
+                )
+                for i in range(start, start + size)
+            ],
+            batch_size=2000,
+        )
+        Embedding.objects.bulk_create(
+            [
+                Embedding(
+                    input_id=row.id,
+                    project=project,
+                    backbone="efficientnet_lite0",
+                    vector=vector.astype(np.float16).tobytes(),
+                )
+                for row, vector in zip(inputs, vectors, strict=True)
+            ],
+            batch_size=2000,
+        )
+        done = [(row, c) for row, c, lab in zip(inputs, classes, is_labeled, strict=True) if lab]
+        annotations = Annotation.objects.bulk_create(
+            [
+                Annotation(
+                    project=project,
+                    input_id=row.id,
+                    author=admin,
+                    source=AnnotationSource.IMPORT,
+                    status=AnnotationStatus.ACCEPTED,
+                )
+                for row, _ in done
+            ],
+            batch_size=2000,
+        )
+        AnnotationLabel.objects.bulk_create(
+            [
+                AnnotationLabel(annotation_id=a.id, concept_id=concept_ids[c])
+                for a, (_, c) in zip(annotations, done, strict=True)
+            ],
+            batch_size=5000,
+        )
+        QueueSlot.objects.bulk_create(
+            [
+                QueueSlot(project=project, input_id=row.id, number=0)
+                for row, lab in zip(inputs, is_labeled, strict=True)
+                if not lab
+            ],
+            batch_size=5000,
+        )
+        truth.extend(classes[~is_labeled].tolist())
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    return project, np.array(truth)
+
+
+class Timers:
+    """Wraps module functions with timers (the calls themselves are unchanged)."""
+
+    def __init__(self, module, names: list[str]):
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.module, self.originals = module, {n: getattr(module, n) for n in names}
+
+    def __enter__(self):
+        for name, original in self.originals.items():
+            setattr(self.module, name, self.timed(name, original))
+        return self
+
+    def __exit__(self, *exc):
+        for name, original in self.originals.items():
+            setattr(self.module, name, original)
+
+    def timed(self, name, original):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - start
+
+        return timed
+
+
+class QueryTimers:
+    """Times every bulk_create / update / delete by model while active."""
+
+    methods = ("bulk_create", "update", "delete")
+
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def __enter__(self):
+        self.originals = {m: getattr(QuerySet, m) for m in self.methods}
+        for method, original in self.originals.items():
+            setattr(QuerySet, method, self.timed(method, original))
+        return self
+
+    def __exit__(self, *exc):
+        for method, original in self.originals.items():
+            setattr(QuerySet, method, original)
+
+    def timed(self, method, original):
+        def timed(qs, *args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(qs, *args, **kwargs)
+            finally:
+                self.seconds[f"{qs.model.__name__}.{method}"] += time.perf_counter() - start
+
+        return timed
+
+
+class SqlTimer:
+    """Time inside the database driver's execute calls (the driver and the server)."""
+
+    def __init__(self):
+        self.seconds, self.queries = 0.0, 0
+
+    def __call__(self, execute, sql, params, many, context):
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.queries += 1
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    admin, _ = get_user_model().objects.get_or_create(username="bench-routing")
+    start = time.perf_counter()
+    project, truth = seed(ARGS.labeled, ARGS.inputs, ARGS.spread, admin)
+    seeded = time.perf_counter() - start
+    version = version_train(version_id=version_queue(model=model_router_ensure(project=project)).id)
+    assert version.status == ModelVersion.Status.READY, version.error
+    assert version.promotion["promoted"], version.promotion
+
+    names = ["_candidates", "embeddings_load", "route", "_write", "queue_slots_fill_project"]
+    with Timers(routing, names) as timers:
+        version_head = routing.version_head
+
+        def head_with_timed_scoring(v):
+            head = version_head(v)
+            head.probabilities = timers.timed("probabilities", head.probabilities)
+            return head
+
+        routing.version_head = head_with_timed_scoring
+        connection.commit = timers.timed("commit", connection.commit)
+        writes = QueryTimers()
+        sql = SqlTimer()
+        try:
+            with writes, connection.execute_wrapper(sql):
+                start = time.perf_counter()
+                tally = routing.version_route(version_id=version.id)
+                elapsed = time.perf_counter() - start
+        finally:
+            routing.version_head = version_head
+            del connection.commit
+    assert tally["status"] == "done" and tally["total"] == ARGS.inputs, tally
+    parts = dict(timers.seconds)
+
+    auto = Annotation.objects.filter(model_version=version, model_band="auto")
+    by_input = dict(
+        AnnotationLabel.objects.filter(annotation__in=auto).values_list(
+            "annotation__input_id", "concept__name"
+        )
+    )
+    unlabeled_ids = list(
+        Input.objects.filter(project=project).order_by("id").values_list("id", flat=True)
+    )[ARGS.labeled :]
+    right = sum(
+        by_input[i] == str(t) for i, t in zip(unlabeled_ids, truth, strict=True) if i in by_input
+    )
+
+    engine = connection.vendor
+    n = tally["total"]
+    scoring = parts["embeddings_load"] + parts["probabilities"] + parts["route"]
+    other = elapsed - scoring - parts["_write"]
+    print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine()}, db {engine}, route batch {settings.TRAINING_ROUTE_BATCH}")
+    print(
+        f"project: {n:,} unlabeled inputs to route, {ARGS.labeled:,} labeled "
+        f"(seeded in {seeded:.0f} s, not counted); version accuracy "
+        f"{version.metrics['accuracy']:.3f} on its eval split"
+    )
+    print(
+        f"bands: auto {tally['auto']:,} ({tally['auto'] / n:.1%}, of which "
+        f"{tally['spot_checks']:,} spot checks), doubt {tally['doubt']:,} "
+        f"({tally['doubt'] / n:.1%}), low {tally['low']:,} ({tally['low'] / n:.1%}); "
+        f"auto labels right: {right / max(len(by_input), 1):.3f}"
+    )
+    print(
+        f"version_route: {elapsed:.2f} s, {n / elapsed:,.0f} inputs/s "
+        f"(goal >= 10,000/s: {n / elapsed / 10_000:.2f} of it)"
+    )
+    print(
+        f"  scoring {scoring:.2f} s ({scoring / elapsed:.0%}): load embeddings "
+        f"{parts['embeddings_load']:.2f} s, head {parts['probabilities']:.2f} s, "
+        f"route rule {parts['route']:.2f} s"
+    )
+    print(
+        f"  writes {parts['_write']:.2f} s ({parts['_write'] / elapsed:.0%}): "
+        f"{(tally['auto'] + tally['doubt']) / parts['_write']:,.0f} annotations/s written"
+    )
+    top = sorted(writes.seconds.items(), key=lambda kv: -kv[1])
+    top = [(k, v) for k, v in top if v >= 0.01 and not k.startswith("ModelVersion")]  # progress
+    print("    of which " + ", ".join(f"{k} {v:.2f} s" for k, v in top))
+    print(
+        f"  other {other:.2f} s ({other / elapsed:.0%}): candidates query "
+        f"{parts['_candidates']:.2f} s, commits {parts.get('commit', 0):.2f} s, queue refill "
+        f"{parts['queue_slots_fill_project']:.2f} s, progress and the rest"
+    )
+    print(f"  scoring alone: {n / scoring:,.0f} inputs/s")
+    print(
+        f"  in the database driver's execute (driver + server): {sql.seconds:.2f} s in "
+        f"{sql.queries} queries ({sql.seconds / elapsed:.0%}); the rest is Python: numpy, "
+        "building model objects, the ORM preparing each field"
+    )
+
+
+if __name__ == "__main__":
+    main()

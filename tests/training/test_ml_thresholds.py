@@ -1,0 +1,159 @@
+"""Per-concept thresholds tuned to a target precision on the eval split.
+
+No database: ``training.ml.thresholds.tune_threshold`` on hand-made and random scores.
+"""
+
+import numpy as np
+import pytest
+
+from training.ml.thresholds import Tuned, tune_threshold
+
+# 50 scores from 0.99 down to 0.50, one apart.
+SCORES = np.round(np.arange(99, 49, -1) / 100, 2)
+
+
+def truth_with_negatives(*ranks: int) -> np.ndarray:
+    truth = np.ones(len(SCORES), dtype=bool)
+    truth[list(ranks)] = False
+    return truth
+
+
+def test_given_a_false_positive_after_warmup_then_the_threshold_stops_just_above_it():
+    # The 9th best score (0.91) is wrong: 8/9 = 0.889 is below the target.
+    truth = truth_with_negatives(8)
+
+    tuned = tune_threshold(SCORES, truth, 0.9, warmup=5)
+
+    assert tuned == Tuned(threshold=0.92, precision=1.0, recall=8 / 49, coverage=8 / 50, kept=8)
+
+
+def test_given_precision_recovers_further_down_then_the_first_dip_still_decides():
+    # After the dip at 0.91, 9/10 = 0.9 reaches the target again and stays above it to the
+    # end; the walk must not buy that coverage.
+    truth = truth_with_negatives(8)
+
+    tuned = tune_threshold(SCORES, truth, 0.9, warmup=5)
+
+    assert tuned.threshold == 0.92
+    assert tune_threshold(SCORES, truth, 0.85, warmup=5).threshold == 0.50
+
+
+def test_given_a_dip_during_warmup_then_the_walk_goes_on():
+    # The second score is wrong: 1/2 .. 3/4 are below 0.8 but inside the warmup of 5.
+    truth = truth_with_negatives(1)
+
+    tuned = tune_threshold(SCORES, truth, 0.8, warmup=5)
+
+    assert tuned.threshold == 0.50
+    assert tuned.kept == 50
+    assert tuned.precision == pytest.approx(49 / 50)
+    assert tuned.recall == 1.0
+    assert tuned.coverage == 1.0
+
+
+def test_given_no_warmup_then_an_early_dip_stops_the_walk():
+    truth = truth_with_negatives(1)
+
+    tuned = tune_threshold(SCORES, truth, 0.8, warmup=0)
+
+    assert (tuned.threshold, tuned.kept, tuned.precision) == (0.99, 1, 1.0)
+
+
+def test_given_an_unreachable_target_then_there_is_no_threshold():
+    # Every other input is wrong: precision hovers around 0.5.
+    truth = np.arange(len(SCORES)) % 2 == 1
+
+    tuned = tune_threshold(SCORES, truth, 0.9)
+
+    assert tuned == Tuned(threshold=None, precision=None, recall=0.0, coverage=0.0, kept=0)
+
+
+def test_given_no_positives_then_there_is_no_threshold_and_no_recall():
+    tuned = tune_threshold(SCORES, np.zeros(len(SCORES), dtype=bool), 0.0)
+
+    assert tuned.threshold is None
+    assert tuned.recall is None
+    assert tuned.kept == 0
+
+
+def test_given_tied_scores_then_a_cut_never_splits_them():
+    # Three inputs share 0.9 and one of them is wrong: a cut between them would reach 100 %
+    # precision on paper, yet routing at 0.9 would take all three.
+    scores = np.array([0.9, 0.9, 0.9, 0.8, 0.7, 0.6])
+    truth = np.array([1, 1, 0, 1, 1, 1], dtype=bool)
+
+    strict = tune_threshold(scores, truth, 0.9, warmup=0)
+    loose = tune_threshold(scores, truth, 0.6, warmup=0)
+
+    assert strict.threshold is None
+    assert (loose.threshold, loose.kept) == (0.6, 6)
+
+
+def test_given_zero_scores_then_they_are_never_kept():
+    # A group option that is not the top choice scores 0: never an automatic label.
+    scores = np.array([0.9, 0.8, 0.0, 0.0])
+    truth = np.ones(4, dtype=bool)
+
+    tuned = tune_threshold(scores, truth, 0.5)
+
+    assert (tuned.threshold, tuned.kept, tuned.recall, tuned.coverage) == (0.8, 2, 0.5, 0.5)
+
+
+def test_given_no_scores_then_there_is_no_threshold():
+    tuned = tune_threshold(np.array([]), np.array([], dtype=bool), 0.9)
+
+    assert tuned.threshold is None
+    assert tuned.kept == 0
+
+
+def test_given_a_tuned_threshold_then_to_dict_has_every_field():
+    tuned = tune_threshold(SCORES, truth_with_negatives(8), 0.9)
+
+    assert tuned.to_dict() == {
+        "threshold": 0.92,
+        "precision": 1.0,
+        "recall": 8 / 49,
+        "coverage": 8 / 50,
+        "kept": 8,
+    }
+
+
+def check_random_case(seed: int) -> bool:
+    """Tune on random scores; check the result; True when a threshold was found."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 80))
+    # two decimals: plenty of ties; truth leans on the score, so targets are sometimes met
+    scores = np.round(rng.random(n), 2)
+    truth = rng.random(n) < scores**0.5
+    target = float(rng.uniform(0.5, 1.0))
+    warmup = int(rng.integers(0, 10))
+
+    tuned = tune_threshold(scores, truth, target, warmup=warmup)
+
+    if tuned.threshold is None:
+        assert tuned.kept == 0
+        return False
+    kept = scores >= tuned.threshold
+    assert truth[kept].mean() >= target
+    assert tuned.kept == int(kept.sum())
+    assert tuned.precision == pytest.approx(truth[kept].mean())
+    assert tuned.coverage == pytest.approx(kept.mean())
+    assert tuned.recall == pytest.approx(truth[kept].sum() / truth.sum())
+    # no cut above the threshold, past the warmup, fell below the target (the first dip rule)
+    for s in np.unique(scores[scores > tuned.threshold]):
+        above = scores >= s
+        if above.sum() > warmup:
+            assert truth[above].mean() >= target
+    return True
+
+
+def test_given_random_scores_then_a_threshold_always_meets_the_target():
+    found = 0
+    for seed in range(300):
+        try:
+            found += check_random_case(seed)
+        except AssertionError as exc:
+            raise AssertionError(f"seed {seed}") from exc
+
+    # the check is not empty: most random cases do get a threshold
+    assert found > 200

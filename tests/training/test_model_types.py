@@ -1,0 +1,182 @@
+"""The model types a project can create: their parameters, checks and create-payload schema.
+
+No database: ``training.model_types`` only needs Django's settings (it names the types by
+``training.models.ModelType``).
+"""
+
+import json
+
+import pytest
+
+from training.ml.head import HeadParams
+from training.model_types import CONTEXT_CLASSIFIER, EMBEDDER, TYPES, model_type
+from training.models import ModelType
+
+DEFAULTS = {
+    "hidden": 0,
+    "steps": 300,
+    "learning_rate": 0.01,
+    "weight_decay": 1e-3,
+    "batch_size": 4096,
+}
+
+
+def test_given_the_registry_then_it_holds_the_context_classifier_and_the_embedder():
+    assert set(TYPES) == {ModelType.CONTEXT_CLASSIFIER, ModelType.EMBEDDER}
+    assert model_type("context-classifier") is CONTEXT_CLASSIFIER
+    assert model_type("embedder") is EMBEDDER
+    assert CONTEXT_CLASSIFIER.trainable
+    assert not EMBEDDER.trainable
+
+
+def test_given_an_unknown_type_then_model_type_refuses_and_lists_the_known_ones():
+    with pytest.raises(ValueError, match="'detector'.*context-classifier, embedder"):
+        model_type("detector")
+
+
+# ---------------------------------------------------------------------------- clean
+
+
+@pytest.mark.parametrize("params", [None, {}])
+def test_given_no_params_then_clean_gives_the_defaults(params):
+    assert CONTEXT_CLASSIFIER.clean(params) == DEFAULTS
+
+
+def test_given_some_params_then_clean_keeps_them_and_fills_in_the_rest():
+    cleaned = CONTEXT_CLASSIFIER.clean({"hidden": 16, "learning_rate": 0.05})
+
+    assert cleaned == {**DEFAULTS, "hidden": 16, "learning_rate": 0.05}
+    # the trainer takes the cleaned parameters as they are
+    assert HeadParams(**cleaned).hidden == 16
+
+
+def test_given_whole_floats_and_ints_then_clean_converts_to_the_fields_type():
+    cleaned = CONTEXT_CLASSIFIER.clean({"steps": 500.0, "learning_rate": 1, "weight_decay": 0})
+
+    assert cleaned["steps"] == 500 and type(cleaned["steps"]) is int
+    assert cleaned["learning_rate"] == 1.0 and type(cleaned["learning_rate"]) is float
+    assert type(cleaned["weight_decay"]) is float
+
+
+def test_given_the_caller_dict_then_clean_does_not_change_it():
+    params = {"hidden": 8}
+
+    CONTEXT_CLASSIFIER.clean(params)
+
+    assert params == {"hidden": 8}
+
+
+def test_given_unknown_params_then_clean_names_them():
+    with pytest.raises(ValueError, match="Unknown parameters for context-classifier: depth, lr"):
+        CONTEXT_CLASSIFIER.clean({"lr": 0.1, "depth": 3, "hidden": 4})
+
+
+def test_given_any_param_then_the_embedder_refuses_it():
+    assert EMBEDDER.clean(None) == {}
+    with pytest.raises(ValueError, match="hidden"):
+        EMBEDDER.clean({"hidden": 4})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("hidden", True),
+        ("steps", False),
+        ("learning_rate", True),
+        ("steps", "300"),
+        ("learning_rate", "0.1"),
+        ("hidden", None),
+        ("batch_size", [64]),
+    ],
+)
+def test_given_a_value_that_is_not_a_number_then_clean_names_the_field(name, value):
+    with pytest.raises(ValueError, match=f"^{name} must be a number"):
+        CONTEXT_CLASSIFIER.clean({name: value})
+
+
+def test_given_a_fraction_for_a_whole_number_field_then_clean_names_the_field():
+    with pytest.raises(ValueError, match="^steps must be a whole number"):
+        CONTEXT_CLASSIFIER.clean({"steps": 300.5})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "bounds"),
+    [
+        ("hidden", -1, "0 and 4096"),
+        ("hidden", 4097, "0 and 4096"),
+        ("steps", 9, "10 and 20000"),
+        ("steps", 20001, "10 and 20000"),
+        ("learning_rate", 0.0, "1e-05 and 1.0"),
+        ("learning_rate", 1.5, "1e-05 and 1.0"),
+        ("weight_decay", -0.1, "0.0 and 1.0"),
+        ("batch_size", 8, "16 and 65536"),
+    ],
+)
+def test_given_a_value_out_of_range_then_clean_names_the_field_and_its_bounds(name, value, bounds):
+    with pytest.raises(ValueError, match=f"^{name} must be between {bounds}"):
+        CONTEXT_CLASSIFIER.clean({name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("hidden", 0), ("hidden", 4096), ("steps", 10), ("steps", 20000), ("learning_rate", 1.0)],
+)
+def test_given_a_value_on_a_bound_then_clean_accepts_it(name, value):
+    assert CONTEXT_CLASSIFIER.clean({name: value})[name] == value
+
+
+def test_given_nan_for_a_float_field_then_clean_refuses_it():
+    with pytest.raises(ValueError, match="^learning_rate"):
+        CONTEXT_CLASSIFIER.clean({"learning_rate": float("nan")})
+
+
+def test_given_infinity_for_a_whole_number_field_then_clean_names_the_field():
+    with pytest.raises(ValueError, match="^steps"):
+        CONTEXT_CLASSIFIER.clean({"steps": float("inf")})
+
+
+# ---------------------------------------------------------------------------- payload_schema
+
+
+def test_given_the_classifier_then_its_schema_lists_every_param_with_default_and_bounds():
+    schema = CONTEXT_CLASSIFIER.payload_schema()
+
+    assert schema["type"] == "object"
+    assert schema["required"] == ["name", "type"]
+    assert schema["properties"]["type"] == {"type": "string", "const": "context-classifier"}
+    params = schema["properties"]["params"]
+    assert params["type"] == "object"
+    assert params["additionalProperties"] is False
+    properties = params["properties"]
+    assert set(properties) == set(DEFAULTS)
+    assert {name: p["default"] for name, p in properties.items()} == DEFAULTS
+    assert properties["steps"]["type"] == "integer"
+    assert properties["learning_rate"]["type"] == "number"
+    assert (properties["hidden"]["minimum"], properties["hidden"]["maximum"]) == (0, 4096)
+    assert all(p["description"] for p in properties.values())
+    # it goes out as JSON as it is
+    assert json.loads(json.dumps(schema)) == schema
+
+
+def test_given_the_embedder_then_its_schema_takes_no_params():
+    params = EMBEDDER.payload_schema()["properties"]["params"]
+
+    assert params["properties"] == {}
+    assert params["additionalProperties"] is False
+
+
+def test_given_the_schema_then_a_json_schema_validator_agrees_with_clean():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = CONTEXT_CLASSIFIER.payload_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+
+    good = {"name": "Deeper", "type": "context-classifier", "params": {"hidden": 64}}
+    assert validator.is_valid(good)
+    assert validator.is_valid({**good, "params": DEFAULTS})
+    for params in ({"steps": 5}, {"depth": 2}, {"hidden": 1.5}, {"learning_rate": "fast"}):
+        assert not validator.is_valid({**good, "params": params})
+        with pytest.raises(ValueError):
+            CONTEXT_CLASSIFIER.clean(params)
+    assert not validator.is_valid({**good, "type": "embedder"})
+    assert not validator.is_valid({"type": "context-classifier"})

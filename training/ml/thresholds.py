@@ -1,0 +1,58 @@
+"""Per-concept thresholds tuned to a target precision on the eval split.
+
+Walk the eval inputs from the highest score down. After the first ``warmup`` of them, stop at
+the first cut where the precision of everything above falls below the target: the threshold
+is the lowest score kept. Stopping at the first dip (rather than taking the lowest threshold
+that happens to reach the target again further down) keeps small eval sets from buying
+coverage by luck. No cut reaches the target: the concept is never labeled automatically.
+"""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tuned:
+    threshold: float | None  # None: the target is out of reach, never auto-label
+    precision: float | None  # on the eval split, at the threshold
+    recall: float | None
+    coverage: float  # share of eval inputs at or above the threshold
+    kept: int  # eval inputs at or above the threshold
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def tune_threshold(
+    scores: np.ndarray, truth: np.ndarray, target: float, *, warmup: int = 5
+) -> Tuned:
+    scores = np.asarray(scores, dtype=np.float64)
+    truth = np.asarray(truth, dtype=bool)
+    n, positives = len(scores), int(truth.sum())
+    order = np.argsort(-scores, kind="mergesort")
+    sorted_scores, sorted_truth = scores[order], truth[order]
+    hits = np.cumsum(sorted_truth)
+    precision = hits / np.arange(1, n + 1)
+    # a cut may only fall between different scores: ties go together
+    last_of_tie = np.r_[sorted_scores[1:] != sorted_scores[:-1], True] if n else np.array([])
+    best = -1
+    for k in range(n):
+        if sorted_scores[k] <= 0:
+            break
+        if not last_of_tie[k]:
+            continue
+        if precision[k] < target:
+            if k + 1 > warmup:
+                break
+            continue
+        best = k
+    if best < 0 or hits[best] == 0:
+        return Tuned(None, None, 0.0 if positives else None, 0.0, 0)
+    return Tuned(
+        threshold=float(sorted_scores[best]),
+        precision=float(precision[best]),
+        recall=float(hits[best] / positives) if positives else None,
+        coverage=float((best + 1) / n),
+        kept=best + 1,
+    )

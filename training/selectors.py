@@ -1,0 +1,223 @@
+"""Reads for the model loop: what a model learns from, and how well its labels hold up."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from labeling.models import (
+    Annotation,
+    AnnotationLabel,
+    AnnotationSource,
+    AnnotationStatus,
+    Project,
+    ReviewDecision,
+)
+from labeling.selectors import label_choices
+from training.ml.layout import Layout
+from training.models import MLModel, ModelVersion
+
+
+def project_layout(project: Project) -> Layout:
+    """The outputs a classifier of the project has now: every active label, in order."""
+    return Layout.from_choices((c.id, c.group) for c in label_choices(project))
+
+
+def _trusted_accepted(project: Project):
+    """Accepted annotations a model may learn from: people's and imports, and a model's
+    only when a reviewer approved it (a model does not learn from its own unchecked output)."""
+    approved = ReviewDecision.objects.filter(action=ReviewDecision.Action.APPROVE)
+    return Annotation.objects.filter(project=project, status=AnnotationStatus.ACCEPTED).filter(
+        ~Q(source=AnnotationSource.MODEL) | Q(id__in=approved.values("annotation_id"))
+    )
+
+
+def labeled_examples(
+    project: Project, *, split: str, input_ids: list[int] | None = None
+) -> dict[int, set[int]]:
+    """Input id → its accepted label set (the latest accepted annotation) in one split."""
+    annotations = _trusted_accepted(project).filter(input__split=split)
+    if input_ids is not None:
+        annotations = annotations.filter(input_id__in=input_ids)
+    latest = dict(annotations.order_by("input_id", "id").values_list("input_id", "id"))
+    labels: dict[int, set[int]] = defaultdict(set)
+    chosen = set(latest.values())
+    rows = AnnotationLabel.objects.filter(annotation__in=annotations).values_list(
+        "annotation_id", "annotation__input_id", "concept_id"
+    )
+    for annotation_id, input_id, concept_id in rows.iterator(chunk_size=10000):
+        if annotation_id in chosen:
+            labels[input_id].add(concept_id)
+    return dict(labels)
+
+
+def trusted_label_count(project: Project) -> int:
+    return _trusted_accepted(project).count()
+
+
+def router_model(project: Project) -> MLModel | None:
+    return (
+        MLModel.objects.filter(project=project, routes=True)
+        .select_related("active_version")
+        .first()
+    )
+
+
+def active_version(project: Project) -> ModelVersion | None:
+    model = router_model(project)
+    return model.active_version if model else None
+
+
+@dataclass(frozen=True)
+class SpotCheck:
+    checked: int
+    confirmed: int
+
+    @property
+    def precision(self) -> float | None:
+        return self.confirmed / self.checked if self.checked else None
+
+
+def auto_label_precision(project: Project, version: ModelVersion | None = None) -> SpotCheck:
+    """Measured precision of automatic labels: of the spot-checked ones a reviewer decided
+    (first decision), the share approved as they were."""
+    decisions = ReviewDecision.objects.filter(
+        project=project, annotation__source=AnnotationSource.MODEL, annotation__model_band="auto"
+    )
+    if version is not None:
+        decisions = decisions.filter(annotation__model_version=version)
+    first = {}
+    for annotation_id, action in decisions.order_by("id").values_list("annotation_id", "action"):
+        first.setdefault(annotation_id, action)
+    confirmed = sum(1 for a in first.values() if a == ReviewDecision.Action.APPROVE)
+    return SpotCheck(checked=len(first), confirmed=confirmed)
+
+
+# ---------------------------------------------------------------------------- pages
+
+CHART_W, CHART_H = 240, 160
+
+
+@dataclass(frozen=True)
+class ConceptReport:
+    concept_id: int
+    name: str
+    metrics: dict
+    tuned: dict
+    pr_points: str  # SVG polyline points: recall → x, precision → y
+    tuned_point: tuple[float, float] | None
+
+
+def _pr_points(curve: dict) -> str:
+    """The curve in threshold order (high to low), the way it is traced."""
+    points = [
+        (r, p)
+        for r, p in zip(curve["recall"], curve["precision"], strict=True)
+        if r is not None and p is not None
+    ]
+    points.reverse()
+    return " ".join(f"{r * CHART_W:.1f},{(1 - p) * CHART_H:.1f}" for r, p in points)
+
+
+def version_report(version: ModelVersion) -> dict:
+    """Everything the metrics page shows of a version."""
+    from labeling.models import Concept
+
+    names = dict(Concept.objects.filter(project=version.model.project_id).values_list("id", "name"))
+    concepts = []
+    for concept_id, metrics in version.metrics.get("concepts", {}).items():
+        tuned = version.thresholds.get(concept_id, {})
+        point = None
+        if tuned.get("recall") is not None and tuned.get("precision") is not None:
+            point = (tuned["recall"] * CHART_W, (1 - tuned["precision"]) * CHART_H)
+        concepts.append(
+            ConceptReport(
+                concept_id=int(concept_id),
+                name=names.get(int(concept_id), f"#{concept_id}"),
+                metrics=metrics,
+                tuned=tuned,
+                pr_points=_pr_points(metrics["curve"]),
+                tuned_point=point,
+            )
+        )
+    confusions = []
+    for block in version.metrics.get("confusion", []):
+        # shaded by the share of the row (of the inputs with that true label)
+        confusions.append(
+            {
+                "names": [names.get(c, f"#{c}") for c in block["concept_ids"]],
+                "rows": [
+                    (names.get(c, f"#{c}"), [(n, n / (sum(row) or 1)) for n in row])
+                    for c, row in zip(block["concept_ids"], block["matrix"], strict=True)
+                ],
+            }
+        )
+    return {"concepts": concepts, "confusions": confusions, "chart": (CHART_W, CHART_H)}
+
+
+@dataclass(frozen=True)
+class ThresholdView:
+    threshold: float
+    precision: float | None
+    recall: float | None
+    coverage: float | None
+
+
+def threshold_view(version: ModelVersion, concept_id: int, threshold: float) -> ThresholdView:
+    """Precision, recall and coverage on the eval split at a threshold: the tuned one exactly,
+    else the nearest of the stored grid (0.01 steps, 0.001 above 0.9)."""
+    concept = version.metrics.get("concepts", {}).get(str(concept_id))
+    if concept is None:
+        raise KeyError(concept_id)
+    tuned = version.thresholds.get(str(concept_id), {})
+    if tuned.get("threshold") is not None and abs(tuned["threshold"] - threshold) < 0.0005:
+        return ThresholdView(
+            tuned["threshold"], tuned["precision"], tuned["recall"], tuned["coverage"]
+        )
+    curve = concept["curve"]
+    grid = curve["thresholds"]
+    i = min(range(len(grid)), key=lambda k: abs(grid[k] - threshold))
+    return ThresholdView(grid[i], curve["precision"][i], curve["recall"][i], curve["coverage"][i])
+
+
+def similar_inputs(input, k: int = 12) -> list[tuple[object, float]]:
+    """The inputs nearest to this one in embedding space (exact cosine search with numpy
+    over the project's vectors; see docs/model.md for pgvector / FAISS at scale)."""
+    from labeling.models import Input
+    from training.ml.active import nearest
+    from training.ml.features import from_stored
+    from training.models import Embedding
+
+    rows = list(
+        Embedding.objects.filter(project_id=input.project_id, error="").values_list(
+            "input_id", "vector"
+        )
+    )
+    ids = [r[0] for r in rows]
+    if input.id not in ids:
+        return []
+    features = from_stored([r[1] for r in rows])
+    top, similarity = nearest(features[ids.index(input.id)], features, k + 1)
+    found = [(ids[i], float(s)) for i, s in zip(top, similarity, strict=True) if ids[i] != input.id]
+    inputs = Input.objects.in_bulk([i for i, _ in found])
+    return [(inputs[i], s) for i, s in found[:k] if i in inputs]
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    version: ModelVersion | None
+    spot: SpotCheck
+    automatic: int  # accepted automatic labels of the live version
+
+
+def model_summary(project: Project) -> ModelSummary:
+    """What the dashboard shows of the model loop."""
+    version = active_version(project)
+    automatic = (
+        Annotation.objects.filter(
+            model_version=version, status=AnnotationStatus.ACCEPTED, model_band="auto"
+        ).count()
+        if version
+        else 0
+    )
+    return ModelSummary(version, auto_label_precision(project), automatic)

@@ -1,0 +1,176 @@
+"""Embeddings: every input's features, computed in batches in the background.
+
+Resumable by construction: a run takes the inputs that have no embedding yet, a batch at a
+time, and commits each batch; a killed run loses at most one batch. One run per project at a
+time (``EmbeddingRun``'s heartbeat keeps a second one away).
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+from PIL import Image
+
+from labeling.models import Input, Project
+from labeling.storage import media_path
+from training.ml.features import embedder, from_stored, to_stored
+from training.models import Embedding, EmbeddingRun
+
+logger = logging.getLogger(__name__)
+HEARTBEAT_TIMEOUT = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class EmbeddingProgress:
+    done: int
+    total: int
+    failed: int
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 100
+
+    @property
+    def complete(self) -> bool:
+        return self.done >= self.total
+
+
+def embedding_progress(project: Project) -> EmbeddingProgress:
+    total = Input.objects.filter(project=project).count()
+    current = Embedding.objects.filter(project=project, backbone=settings.TRAINING_BACKBONE)
+    done = current.count()
+    failed = current.exclude(error="").count()
+    return EmbeddingProgress(done=done, total=total, failed=failed)
+
+
+def _missing(project_id: int):
+    """Inputs with no embedding, or one from another backbone (the setting changed)."""
+    return (
+        Input.objects.filter(project_id=project_id)
+        .filter(
+            models.Q(embedding__isnull=True)
+            | ~models.Q(embedding__backbone=settings.TRAINING_BACKBONE)
+        )
+        .order_by("id")
+    )
+
+
+UPSERT = {
+    "update_conflicts": True,
+    "unique_fields": ["input"],
+    "update_fields": ["backbone", "vector", "error"],
+}
+
+
+def _claim(project_id: int, now) -> bool:
+    """Take the project's embedding run unless another live one holds it."""
+    with transaction.atomic():
+        run, _ = EmbeddingRun.objects.select_for_update().get_or_create(project_id=project_id)
+        if run.heartbeat_at and now - run.heartbeat_at < HEARTBEAT_TIMEOUT and not run.done_at:
+            return False
+        run.heartbeat_at, run.done_at = now, None
+        run.save(update_fields=["heartbeat_at", "done_at"])
+    return True
+
+
+def _open(input: Input) -> Image.Image:
+    with Image.open(media_path(input.file)) as image:
+        image.load()
+        return image.copy()
+
+
+def embeddings_compute(*, project_id: int, batch_size: int | None = None) -> int:
+    """Embed every input of the project that has none yet; returns how many were stored."""
+    batch_size = batch_size or settings.TRAINING_EMBED_BATCH
+    if not _claim(project_id, timezone.now()):
+        return 0
+    backbone = settings.TRAINING_BACKBONE
+    embed = embedder(backbone)
+    stored = 0
+    try:
+        while batch := list(_missing(project_id)[:batch_size]):
+            images, rows = [], []
+            for input in batch:
+                try:
+                    images.append(_open(input))
+                    rows.append(input)
+                except (OSError, ValueError) as exc:
+                    logger.warning("input %s could not be embedded: %s", input.id, exc)
+                    Embedding.objects.bulk_create(
+                        [
+                            Embedding(
+                                input=input,
+                                project_id=project_id,
+                                backbone=backbone,
+                                vector=b"",
+                                error=str(exc)[:300],
+                            )
+                        ],
+                        **UPSERT,
+                    )
+            vectors = to_stored(embed(images)) if images else []
+            Embedding.objects.bulk_create(
+                [
+                    Embedding(input=input, project_id=project_id, backbone=backbone, vector=v)
+                    for input, v in zip(rows, vectors, strict=True)
+                ],
+                **UPSERT,
+            )
+            stored += len(rows)
+            EmbeddingRun.objects.filter(project_id=project_id).update(heartbeat_at=timezone.now())
+    finally:
+        EmbeddingRun.objects.filter(project_id=project_id).update(done_at=timezone.now())
+    return stored
+
+
+def embeddings_load(input_ids) -> tuple[list[int], np.ndarray]:
+    """The stored vectors of these inputs (those that have a good one), in the given order."""
+    wanted = list(input_ids)
+    by_id: dict[int, bytes] = {}
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start : start + 5000]
+        current = Embedding.objects.filter(
+            input_id__in=chunk, error="", backbone=settings.TRAINING_BACKBONE
+        )
+        by_id.update(current.values_list("input_id", "vector"))
+    ids = [i for i in wanted if i in by_id]
+    return ids, from_stored([by_id[i] for i in ids])
+
+
+def projects_missing_embeddings() -> list[int]:
+    return list(
+        Input.objects.filter(
+            models.Q(embedding__isnull=True)
+            | ~models.Q(embedding__backbone=settings.TRAINING_BACKBONE)
+        )
+        .order_by()  # Input's default ordering would make DISTINCT per input
+        .values_list("project_id", flat=True)
+        .distinct()
+    )
+
+
+def embeddings_request(project_id: int) -> bool:
+    """Ask for the project's new inputs to be embedded (after commit). Nothing is queued
+    while a run is going: it takes new inputs until none is left (and the scheduler's tick
+    catches whatever arrives as it stops)."""
+    run = EmbeddingRun.objects.filter(project_id=project_id).first()
+    live = (
+        run is not None
+        and run.done_at is None
+        and run.heartbeat_at is not None
+        and timezone.now() - run.heartbeat_at < HEARTBEAT_TIMEOUT
+    )
+    if live:
+        return False
+
+    def send() -> None:
+        from training.tasks import embed_project_task
+
+        embed_project_task.delay(project_id)
+
+    transaction.on_commit(send)
+    return True

@@ -1,0 +1,232 @@
+"""Routing: the live version labels what it is sure of, suggests what it doubts, and leaves
+the rest to the annotators (in active-learning order). Rollback undoes a version's labels.
+
+Runs in batches (``TRAINING_ROUTE_BATCH`` inputs, one transaction each) with its progress in
+``ModelVersion.routing``. See ``training.ml.routing`` for the rule itself.
+"""
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from labeling.models import (
+    Annotation,
+    AnnotationLabel,
+    AnnotationSource,
+    AnnotationStatus,
+    Input,
+    InputStatus,
+    QueueSlot,
+)
+from labeling.review_rules import draw, model_first_tier
+from labeling.services.errors import ServiceError
+from labeling.services.queue import queue_slots_fill_project
+from labeling.services.review import tier_rules
+from training.ml.routing import AUTO, DOUBT, route
+from training.models import MLModel, ModelVersion
+from training.services.embeddings import embeddings_load
+from training.services.versions import version_head
+
+Status = AnnotationStatus
+
+
+def _candidates(project_id: int, version: ModelVersion) -> list[int]:
+    """Inputs with no accepted label and no person's annotation waiting: unlabeled ones, and
+    those only an older model's suggestion holds in review. Inputs this version already
+    routed are left out, so a run started again (a redelivered task) goes on where it was."""
+    human_pending = Annotation.objects.filter(
+        input=OuterRef("pk"), status=Status.PENDING_REVIEW
+    ).exclude(source=AnnotationSource.MODEL)
+    routed = Annotation.objects.filter(
+        input=OuterRef("pk"),
+        model_version=version,
+        status__in=[Status.PENDING_REVIEW, Status.ACCEPTED],
+    )
+    return list(
+        Input.objects.filter(
+            project_id=project_id, status__in=[InputStatus.UNLABELED, InputStatus.IN_REVIEW]
+        )
+        .exclude(Exists(human_pending))
+        .exclude(Exists(routed))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def version_route(*, version_id: int) -> dict:
+    """Route every candidate input with this version, if it is (still) the live one."""
+    version = ModelVersion.objects.select_related("model__project").get(id=version_id)
+    model = version.model
+    if model.active_version_id != version.id or not model.routes:
+        _progress(version, status="skipped", note="Not the live version any more.")
+        return version.routing
+    project = model.project
+    head = version_head(version)
+    layout = head.layout
+    thresholds = [version.thresholds.get(str(c), {}).get("threshold") for c in layout.concept_ids]
+    rules = tier_rules(project)
+    ids = _candidates(project.id, version)
+    tally = {"status": "running", "total": len(ids), "done": 0, AUTO: 0, DOUBT: 0, "low": 0}
+    tally.update(spot_checks=0, started_at=timezone.now().isoformat())
+    _progress(version, **tally)
+    batch = settings.TRAINING_ROUTE_BATCH
+    for start in range(0, len(ids), batch):
+        routed_ids, features = embeddings_load(ids[start : start + batch])
+        if routed_ids:
+            probs = head.probabilities(features)
+            bands, labels = route(probs, layout, thresholds, project.doubt_band)
+            with transaction.atomic():
+                if MLModel.objects.filter(id=model.id, active_version=version).exists():
+                    _write(version, project, rules, routed_ids, probs, bands, labels, tally)
+        tally["done"] = min(len(ids), start + batch)
+        _progress(version, **tally)
+    queue_slots_fill_project(project=project)
+    tally.update(status="done", finished_at=timezone.now().isoformat())
+    _progress(version, **tally)
+    transaction.on_commit(lambda: _refresh_priorities(project.id))
+    return tally
+
+
+def _progress(version: ModelVersion, **values) -> None:
+    version.routing = {**version.routing, **values}
+    ModelVersion.objects.filter(id=version.id).update(routing=version.routing)
+
+
+def _refresh_priorities(project_id: int) -> None:
+    from training.tasks import queue_priorities_task
+
+    queue_priorities_task.delay(project_id)
+
+
+def _write(version, project, rules, ids, probs, bands, labels, tally) -> None:
+    """Write one batch: retire older suggestions, then the new annotations and statuses."""
+    layout_ids = list(version.layout["concept_ids"])
+    Annotation.objects.filter(
+        input_id__in=ids, source=AnnotationSource.MODEL, status=Status.PENDING_REVIEW
+    ).exclude(model_version=version).update(
+        status=Status.SUPERSEDED, review_leased_to=None, updated_at=timezone.now()
+    )
+    spot_rate = project.spot_check_rate
+    annotations, label_columns = [], []
+    accepted, in_review, low = [], [], []
+    for row, (input_id, band) in enumerate(zip(ids, bands, strict=True)):
+        if band not in (AUTO, DOUBT):
+            low.append(input_id)
+            continue
+        spot = band == AUTO and draw(input_id, -version.id) < spot_rate
+        tier = model_first_tier(band, spot, rules)
+        columns = np.flatnonzero(labels[row])
+        annotations.append(
+            Annotation(
+                project_id=project.id,
+                input_id=input_id,
+                source=AnnotationSource.MODEL,
+                status=Status.ACCEPTED if tier is None else Status.PENDING_REVIEW,
+                review_tier=tier or 0,
+                model_version=version,
+                model_band=band,
+                provenance={
+                    "version": version.number,
+                    "model": version.model.name,
+                    "scores": {str(layout_ids[c]): round(float(probs[row, c]), 4) for c in columns},
+                    "thresholds": {
+                        str(layout_ids[c]): version.thresholds.get(str(layout_ids[c]), {}).get(
+                            "threshold"
+                        )
+                        for c in columns
+                    },
+                    "spot_check": spot,
+                },
+            )
+        )
+        label_columns.append((columns, row))
+        (accepted if tier is None else in_review).append(input_id)
+        tally[band] += 1
+        tally["spot_checks"] += int(spot)
+    tally["low"] += len(low)
+    created = Annotation.objects.bulk_create(annotations)
+    AnnotationLabel.objects.bulk_create(
+        [
+            AnnotationLabel(
+                annotation_id=annotation.id,
+                concept_id=layout_ids[c],
+                confidence=round(float(probs[row, c]), 4),
+            )
+            for annotation, (columns, row) in zip(created, label_columns, strict=True)
+            for c in columns
+        ]
+    )
+    taken = accepted + in_review
+    QueueSlot.objects.filter(input_id__in=taken, annotation__isnull=True).delete()
+    Input.objects.filter(id__in=accepted).update(status=InputStatus.LABELED)
+    Input.objects.filter(id__in=in_review).update(status=InputStatus.IN_REVIEW)
+    Input.objects.filter(id__in=low).exclude(status=InputStatus.UNLABELED).update(
+        status=InputStatus.UNLABELED
+    )
+
+
+# ---------------------------------------------------------------------------- rollback
+
+
+def version_rollback(*, version: ModelVersion, actor) -> int:
+    """Take back every automatic label and open suggestion of a version; if it is live, the
+    version promoted before it (if any) goes live again. Returns how many were taken back."""
+    with transaction.atomic():
+        model = MLModel.objects.select_for_update().get(id=version.model_id)
+        version = ModelVersion.objects.select_for_update().get(id=version.id)
+        if version.promoted_at is None:
+            raise ServiceError("This version never went live: it has no labels to take back.")
+        mine = Annotation.objects.filter(
+            model_version=version,
+            source=AnnotationSource.MODEL,
+            status__in=[Status.ACCEPTED, Status.PENDING_REVIEW],
+        )
+        input_ids = list(mine.values_list("input_id", flat=True))
+        taken_back = mine.update(
+            status=Status.REJECTED, review_leased_to=None, updated_at=timezone.now()
+        )
+        _inputs_status_refresh(input_ids)
+        queue_slots_fill_project(project=model.project)
+        if model.active_version_id == version.id:
+            model.active_version = (
+                model.versions.filter(
+                    status=ModelVersion.Status.READY,
+                    promoted_at__isnull=False,
+                    rolled_back_at__isnull=True,
+                )
+                .exclude(id=version.id)
+                .order_by("-promoted_at")
+                .first()
+            )
+            model.save(update_fields=["active_version"])
+        version.rolled_back_at = timezone.now()
+        version.routing = {
+            **version.routing,
+            "rolled_back": taken_back,
+            "rolled_back_by": str(actor) if actor else "",
+        }
+        version.save(update_fields=["rolled_back_at", "routing"])
+        project_id = model.project_id
+        transaction.on_commit(lambda: _refresh_priorities(project_id))
+    return taken_back
+
+
+def _inputs_status_refresh(input_ids: list[int]) -> None:
+    """Labeled while an accepted annotation remains; in review while one waits (and no slot
+    is open); otherwise unlabeled (its slots are reopened by the caller)."""
+    for start in range(0, len(input_ids), 5000):
+        chunk = input_ids[start : start + 5000]
+        annotations = Annotation.objects.filter(input_id__in=chunk)
+        accepted = set(
+            annotations.filter(status=Status.ACCEPTED).values_list("input_id", flat=True)
+        )
+        waiting = set(
+            annotations.filter(status=Status.PENDING_REVIEW).values_list("input_id", flat=True)
+        )
+        Input.objects.filter(id__in=accepted).update(status=InputStatus.LABELED)
+        Input.objects.filter(id__in=waiting - accepted).update(status=InputStatus.IN_REVIEW)
+        Input.objects.filter(id__in=set(chunk) - accepted - waiting).update(
+            status=InputStatus.UNLABELED
+        )

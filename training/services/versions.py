@@ -1,0 +1,395 @@
+"""Training runs: queue a version, train and evaluate it, promote it or say why not.
+
+A run is idempotent by its version row: a version that is ``ready`` or ``failed`` is never
+trained again, and nothing reaches the model's ``active_version`` before the last,
+single-transaction promotion step, so a run killed anywhere leaves the live version as it was.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from labeling.models import Project, Split
+from labeling.services.errors import ServiceError
+from labeling.services.webhooks import webhooks_emit_version
+from training.ml.head import Head, HeadParams, decision_scores, train_head
+from training.ml.layout import Layout
+from training.ml.metrics import evaluate
+from training.ml.thresholds import tune_threshold
+from training.model_types import CONTEXT_CLASSIFIER, model_type
+from training.models import MLModel, ModelType, ModelVersion
+from training.selectors import labeled_examples, project_layout, trusted_label_count
+from training.services.embeddings import embeddings_load
+
+logger = logging.getLogger(__name__)
+Status = ModelVersion.Status
+# A new version goes live unless its macro F1 on the eval split is lower than the active
+# version's on the same inputs by more than this (noise of a re-run on the same data).
+PROMOTION_TOLERANCE = 0.005
+
+
+class RunStopped(Exception):
+    """The version row changed under a running job (failed by the stale-run check)."""
+
+
+# ---------------------------------------------------------------------------- models
+
+
+def model_create(*, project: Project, name: str, type: str, params: dict | None, actor) -> MLModel:
+    try:
+        spec = model_type(type)
+        cleaned = spec.clean(params)
+    except ValueError as exc:
+        raise ServiceError(str(exc)) from exc
+    name = name.strip()
+    if not name:
+        raise ServiceError("Give the model a name.")
+    if MLModel.objects.filter(project=project, name=name).exists():
+        raise ServiceError(f"The project already has a model called “{name}”.")
+    return MLModel.objects.create(
+        project=project, name=name, type=spec.key, params=cleaned, created_by=actor
+    )
+
+
+def model_router_ensure(*, project: Project) -> MLModel:
+    """The project's routing classifier, created with default parameters on first use."""
+    model = MLModel.objects.filter(project=project, routes=True).first()
+    if model is not None:
+        return model
+    try:
+        with transaction.atomic():
+            return MLModel.objects.create(
+                project=project,
+                name="Classifier",
+                type=ModelType.CONTEXT_CLASSIFIER,
+                params=CONTEXT_CLASSIFIER.defaults(),
+                routes=True,
+            )
+    except IntegrityError:
+        return MLModel.objects.get(project=project, routes=True)
+
+
+# ---------------------------------------------------------------------------- queueing
+
+
+def version_queue(
+    *, model: MLModel, actor=None, trigger: str = "manual", input_ids: list[int] | None = None
+) -> ModelVersion:
+    """Queue a training run; only one run per model at a time."""
+    if not model_type(model.type).trainable:
+        raise ServiceError(f"A {model.get_type_display().lower()} has nothing to train.")
+    with transaction.atomic():
+        MLModel.objects.select_for_update().get(id=model.id)
+        running = model.versions.filter(status__in=[Status.QUEUED, Status.TRAINING]).first()
+        if running is not None:
+            raise ServiceError(f"Version {running.number} is already {running.status}.")
+        last = model.versions.order_by("-number").values_list("number", flat=True).first()
+        version = ModelVersion.objects.create(
+            model=model,
+            number=(last or 0) + 1,
+            trigger=trigger,
+            created_by=actor,
+            input_ids=input_ids,
+            label_count=trusted_label_count(model.project),
+            stage="Waiting for a worker",
+        )
+        transaction.on_commit(lambda: _send(version.id))
+    return version
+
+
+def _send(version_id: int) -> None:
+    from training.tasks import train_version_task
+
+    train_version_task.delay(version_id)
+
+
+# ---------------------------------------------------------------------------- training
+
+
+def _start(version_id: int) -> ModelVersion | None:
+    """Mark the run as started (one more attempt), or None when there is nothing to do."""
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(id=version_id)
+        if version.status in (Status.READY, Status.FAILED):
+            return None
+        if version.status == Status.TRAINING and not _is_stale(version, timezone.now()):
+            return None  # another worker is on it (a re-sent message)
+        if version.attempts >= settings.TRAINING_MAX_ATTEMPTS:
+            _fail(version, f"Stopped after {version.attempts} attempts: the worker died each time.")
+            return None
+        now = timezone.now()
+        version.status = Status.TRAINING
+        version.attempts += 1
+        version.started_at = now
+        version.heartbeat_at = now
+        version.progress = 0.0
+        version.stage = "Loading labels"
+        version.error = ""
+        version.save()
+    return version
+
+
+def _report(version: ModelVersion, progress: float, stage: str) -> None:
+    updated = ModelVersion.objects.filter(id=version.id, status=Status.TRAINING).update(
+        progress=progress, stage=stage, heartbeat_at=timezone.now()
+    )
+    if not updated:
+        raise RunStopped(f"version {version.id} is no longer training")
+
+
+def _fail(version: ModelVersion, message: str) -> None:
+    ModelVersion.objects.filter(id=version.id).update(
+        status=Status.FAILED, error=message, finished_at=timezone.now(), stage="Failed"
+    )
+    version.status, version.error = Status.FAILED, message
+
+
+@dataclass
+class Dataset:
+    labels: dict[int, set[int]]  # input id → accepted label set
+    ids: list[int]  # those with an embedding, in feature order
+    features: np.ndarray
+
+    @property
+    def waiting(self) -> int:
+        return len(self.labels) - len(self.ids)
+
+    def targets(self, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+        return layout.targets([self.labels[i] for i in self.ids])
+
+
+def _dataset(project: Project, split: str, input_ids) -> Dataset:
+    labels = labeled_examples(project, split=split, input_ids=input_ids)
+    ids, features = embeddings_load(sorted(labels))
+    return Dataset(labels, ids, features)
+
+
+def version_train(*, version_id: int) -> ModelVersion | None:
+    """Train, evaluate, tune thresholds, then promote or say why not. The task's body."""
+    version = _start(version_id)
+    if version is None:
+        return None
+    model = version.model
+    project = model.project
+    try:
+        layout = project_layout(project)
+        if not layout.width:
+            raise ServiceError("The project has no concepts to learn.")
+        train = _dataset(project, Split.TRAIN, version.input_ids)
+        evaluation = _dataset(project, Split.EVAL, version.input_ids)
+        _check_enough(train, evaluation)
+        params = HeadParams(**model_type(model.type).clean(model.params))
+        _report(version, 0.05, "Training the head")
+        y, known = train.targets(layout)
+        head = train_head(
+            train.features,
+            y,
+            known,
+            layout,
+            params,
+            progress=lambda f: _report(version, 0.05 + 0.8 * f, "Training the head"),
+        )
+        if settings.TRAINING_TEST_PAUSE:
+            _report(version, 0.5, "Paused for a test")
+            time.sleep(settings.TRAINING_TEST_PAUSE)
+        _report(version, 0.9, "Evaluating on the eval split")
+        metrics, thresholds = _evaluate(head, evaluation, layout, project.target_precision)
+    except RunStopped:
+        return None
+    except ServiceError as exc:
+        _fail(version, str(exc))
+        return version
+    except Exception as exc:
+        logger.exception("training version %s failed", version.id)
+        _fail(version, f"{type(exc).__name__}: {exc}")
+        raise
+    counts = {
+        "train_inputs": len(train.ids),
+        "eval_inputs": len(evaluation.ids),
+        "waiting_for_embedding": train.waiting + evaluation.waiting,
+        "train_per_concept": _per_concept(y, known, layout),
+        "eval_per_concept": _per_concept(*evaluation.targets(layout), layout),
+    }
+    with transaction.atomic():
+        updated = ModelVersion.objects.filter(id=version.id, status=Status.TRAINING).update(
+            status=Status.READY,
+            progress=1.0,
+            stage="Ready",
+            finished_at=timezone.now(),
+            counts=counts,
+            layout=layout.to_dict(),
+            head=head.to_bytes(),
+            metrics=metrics,
+            thresholds=thresholds,
+        )
+        if not updated:
+            return None
+    version.refresh_from_db()
+    webhooks_emit_version(version=version, event="model_version.ready")
+    _promote_if_not_worse(version, evaluation)
+    version.refresh_from_db()
+    return version
+
+
+def _check_enough(train: Dataset, evaluation: Dataset) -> None:
+    if len(train.ids) < 2:
+        waiting = f" ({train.waiting} wait for their embedding)" if train.waiting else ""
+        raise ServiceError(
+            f"Not enough labeled inputs in the train split: {len(train.ids)}{waiting}."
+        )
+    if not evaluation.ids:
+        raise ServiceError("No labeled inputs in the eval split to evaluate on.")
+
+
+def _per_concept(y: np.ndarray, known: np.ndarray, layout: Layout) -> dict[str, int]:
+    positives = (y * known).sum(axis=0)
+    return {str(cid): int(positives[i]) for i, cid in enumerate(layout.concept_ids)}
+
+
+def _evaluate(head: Head, evaluation: Dataset, layout: Layout, target: float):
+    y, known = evaluation.targets(layout)
+    probs = head.probabilities(evaluation.features)
+    scores = decision_scores(probs, layout)
+    metrics = evaluate(probs, scores, y, known, layout)
+    thresholds = {}
+    for column, concept_id in enumerate(layout.concept_ids):
+        rows = known[:, column]
+        tuned = tune_threshold(scores[rows, column], y[rows, column], target)
+        thresholds[str(concept_id)] = tuned.to_dict()
+    metrics["target_precision"] = target
+    return metrics, thresholds
+
+
+# ---------------------------------------------------------------------------- promotion
+
+
+def version_head(version: ModelVersion) -> Head:
+    layout = Layout.from_dict(version.layout)
+    return Head.from_bytes(bytes(version.head), layout)
+
+
+def _macro_f1_on(version: ModelVersion, evaluation: Dataset) -> float | None:
+    """A version's macro F1 on these eval inputs, over its own outputs."""
+    head = version_head(version)
+    y, known = evaluation.targets(head.layout)
+    probs = head.probabilities(evaluation.features)
+    return evaluate(probs, decision_scores(probs, head.layout), y, known, head.layout)["macro_f1"]
+
+
+def _promote_if_not_worse(version: ModelVersion, evaluation: Dataset) -> None:
+    model = MLModel.objects.select_related("active_version").get(id=version.model_id)
+    active = model.active_version
+    ours = version.metrics.get("macro_f1")
+    decision = {"compared_with": None, "ours": ours, "theirs": None}
+    if active is not None and active.head:
+        theirs = _macro_f1_on(active, evaluation)
+        decision.update(compared_with=active.number, theirs=theirs)
+        if theirs is not None and (ours is None or ours < theirs - PROMOTION_TOLERANCE):
+            decision.update(
+                promoted=False,
+                reason=(
+                    f"Not promoted: macro F1 {ours or 0:.3f} on the eval split is below the "
+                    f"active version {active.number}'s {theirs:.3f} on the same inputs."
+                ),
+            )
+            ModelVersion.objects.filter(id=version.id).update(promotion=decision)
+            return
+    decision.update(promoted=True, reason=_promotion_reason(active, ours, decision["theirs"]))
+    version_promote(version=version, actor=None, decision=decision)
+
+
+def _promotion_reason(active, ours, theirs) -> str:
+    if active is None:
+        return "Promoted: the first version of this model."
+    return (
+        f"Promoted: macro F1 {ours or 0:.3f} on the eval split vs {theirs or 0:.3f} for "
+        f"version {active.number} on the same inputs."
+    )
+
+
+def version_promote(*, version: ModelVersion, actor, decision: dict | None = None) -> ModelVersion:
+    """Make a ready version the live one, then route inputs with it (in the background)."""
+    with transaction.atomic():
+        model = MLModel.objects.select_for_update().get(id=version.model_id)
+        version = ModelVersion.objects.select_for_update().get(id=version.id)
+        if version.status != Status.READY:
+            raise ServiceError("Only a ready version can go live.")
+        if model.active_version_id == version.id:
+            raise ServiceError("This version is already live.")
+        model.active_version = version
+        model.save(update_fields=["active_version"])
+        version.promoted_at = timezone.now()
+        version.rolled_back_at = None
+        version.promotion = decision or {
+            "promoted": True,
+            "reason": f"Promoted by hand by {actor}." if actor else "Promoted by hand.",
+        }
+        version.routing = {"status": "queued"}
+        version.save(update_fields=["promoted_at", "rolled_back_at", "promotion", "routing"])
+        webhooks_emit_version(version=version, event="model_version.promoted")
+        if model.routes:
+            transaction.on_commit(lambda: _route_later(version.id))
+    return version
+
+
+def _route_later(version_id: int) -> None:
+    from training.tasks import route_version_task
+
+    route_version_task.delay(version_id)
+
+
+# ---------------------------------------------------------------------------- stale runs
+
+
+def _stale_limit(now):
+    return now - timedelta(minutes=settings.TRAINING_STALE_MINUTES)
+
+
+def _is_stale(version: ModelVersion, now) -> bool:
+    return version.heartbeat_at is None or version.heartbeat_at < _stale_limit(now)
+
+
+def versions_resend_queued(now=None) -> list[int]:
+    """Send again the runs that have waited in the queue too long: a broker restart may have
+    lost their message. A duplicate is harmless (``_start`` lets one worker through)."""
+    now = now or timezone.now()
+    limit = _stale_limit(now)
+    waiting = ModelVersion.objects.filter(status=Status.QUEUED, created_at__lt=limit).filter(
+        models.Q(heartbeat_at__isnull=True) | models.Q(heartbeat_at__lt=limit)
+    )
+    resent = []
+    for version_id in waiting.values_list("id", flat=True):
+        ModelVersion.objects.filter(id=version_id).update(heartbeat_at=now)
+        transaction.on_commit(lambda v=version_id: _send(v))
+        resent.append(version_id)
+    return resent
+
+
+def versions_fail_stale(now=None) -> list[int]:
+    """Fail runs whose worker stopped reporting (killed, out of memory, machine gone)."""
+    now = now or timezone.now()
+    limit = _stale_limit(now)
+    stale = ModelVersion.objects.filter(status=Status.TRAINING, heartbeat_at__lt=limit)
+    failed = []
+    for version in stale:
+        updated = ModelVersion.objects.filter(
+            id=version.id, status=Status.TRAINING, heartbeat_at__lt=limit
+        ).update(
+            status=Status.FAILED,
+            stage="Failed",
+            finished_at=now,
+            error=(
+                f"The worker stopped reporting at {version.heartbeat_at:%Y-%m-%d %H:%M:%S} "
+                f"during “{version.stage}” (killed or out of memory). The active version "
+                "was not changed; train again when the worker is back."
+            ),
+        )
+        if updated:
+            failed.append(version.id)
+    return failed

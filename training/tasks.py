@@ -1,0 +1,62 @@
+"""Celery tasks of the model loop: take ids, call one service.
+
+Training, embedding and routing go to the ``training`` queue (``CELERY_TASK_ROUTES``), so a
+GPU or big-CPU host can serve them alone.
+"""
+
+from celery import shared_task
+
+from labeling.models import Project
+
+
+@shared_task(acks_late=True)
+def embed_project_task(project_id: int) -> int:
+    from training.services.embeddings import embeddings_compute
+
+    stored = embeddings_compute(project_id=project_id)
+    if stored:
+        queue_priorities_task.delay(project_id)
+    return stored
+
+
+@shared_task(acks_late=True)
+def train_version_task(version_id: int) -> None:
+    from training.services.versions import version_train
+
+    version_train(version_id=version_id)
+
+
+@shared_task(acks_late=True)
+def route_version_task(version_id: int) -> None:
+    from training.services.routing import version_route
+
+    version_route(version_id=version_id)
+
+
+@shared_task
+def queue_priorities_task(project_id: int) -> int:
+    from training.services.priorities import queue_priorities_refresh
+
+    project = Project.objects.filter(id=project_id).first()
+    return queue_priorities_refresh(project=project) if project else 0
+
+
+@shared_task
+def training_tick_task() -> None:
+    """Every minute: fail stale runs, queue due retraining, resume missing embeddings."""
+    from training.services.embeddings import projects_missing_embeddings
+    from training.services.schedule import retrain_scheduled
+    from training.services.versions import versions_fail_stale, versions_resend_queued
+
+    versions_fail_stale()
+    versions_resend_queued()
+    retrain_scheduled()
+    for project_id in projects_missing_embeddings():
+        embed_project_task.delay(project_id)
+
+
+@shared_task(acks_late=True)
+def predict_task(prediction_id: int) -> None:
+    from training.services.predictions import prediction_run
+
+    prediction_run(prediction_id=prediction_id)

@@ -1,0 +1,196 @@
+"""Model pages: train, watch progress, read metrics, move thresholds, promote, roll back;
+and "find similar" on an input. Admins only, but for "similar"."""
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from labeling.models import Input, Project
+from labeling.permissions import ADMIN, project_view
+from labeling.services.errors import ServiceError
+from labeling.services.projects import project_update
+from training.forms import LoopSettingsForm
+from training.models import ModelVersion
+from training.selectors import (
+    auto_label_precision,
+    similar_inputs,
+    threshold_view,
+    version_report,
+)
+from training.services.embeddings import embedding_progress
+from training.services.routing import version_rollback
+from training.services.versions import model_router_ensure, version_promote, version_queue
+
+
+def _versions(project: Project):
+    return ModelVersion.objects.filter(model__project=project, model__routes=True)
+
+
+def _run_context(project: Project) -> dict:
+    model = model_router_ensure(project=project)
+    latest = model.versions.order_by("-number").first()
+    busy = latest is not None and (
+        latest.is_running or latest.routing.get("status") in ("queued", "running")
+    )
+    return {"project": project, "model": model, "run": latest, "busy": busy}
+
+
+@project_view(ADMIN)
+def models_page(request: HttpRequest, project: Project) -> HttpResponse:
+    form = LoopSettingsForm(instance=Project.objects.get(id=project.id))
+    return _render_page(request, project, form)
+
+
+def _render_page(request, project: Project, form) -> HttpResponse:
+    context = _run_context(project)
+    model = context["model"]
+    context.update(
+        form=form,
+        versions=model.versions.order_by("-number")[:50],
+        embeddings=embedding_progress(project),
+        spot=auto_label_precision(project),
+        active_spot=auto_label_precision(project, model.active_version)
+        if model.active_version
+        else None,
+    )
+    return render(request, "training/models.html", context)
+
+
+@project_view(ADMIN)
+@require_POST
+def model_settings(request: HttpRequest, project: Project) -> HttpResponse:
+    form = LoopSettingsForm(request.POST, instance=Project.objects.get(id=project.id))
+    if form.is_valid():
+        try:
+            project_update(project=project, **form.cleaned_data)
+        except ServiceError as exc:
+            form.add_error(None, str(exc))
+        else:
+            transaction.on_commit(lambda: _refresh_order(project.id))
+            messages.success(request, "Loop settings saved.")
+            return redirect("labeling:models", project.id)
+    return _render_page(request, project, form)
+
+
+def _refresh_order(project_id: int) -> None:
+    from training.tasks import queue_priorities_task
+
+    queue_priorities_task.delay(project_id)
+
+
+@project_view(ADMIN)
+@require_POST
+def model_train(request: HttpRequest, project: Project) -> HttpResponse:
+    model = model_router_ensure(project=project)
+    try:
+        version_queue(model=model, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    if request.htmx:
+        return render(request, "training/_run.html", _run_context(project))
+    return redirect("labeling:models", project.id)
+
+
+@project_view(ADMIN)
+def model_run(request: HttpRequest, project: Project) -> HttpResponse:
+    """The run's progress (polled while it trains and routes); when a polled run is over,
+    the whole page reloads so versions, stats and charts show the outcome."""
+    context = _run_context(project)
+    response = render(request, "training/_run.html", context)
+    if request.GET.get("polling") and not context["busy"]:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def _version(project: Project, version_id: int) -> ModelVersion:
+    return get_object_or_404(_versions(project).select_related("model"), id=version_id)
+
+
+@project_view(ADMIN)
+def model_version(request: HttpRequest, project: Project, version_id: int) -> HttpResponse:
+    version = _version(project, version_id)
+    return render(
+        request,
+        "training/version.html",
+        {
+            "project": project,
+            "version": version,
+            "model": version.model,
+            "report": version_report(version),
+            "spot": auto_label_precision(project, version),
+        },
+    )
+
+
+@project_view(ADMIN)
+def model_threshold(request: HttpRequest, project: Project, version_id: int) -> HttpResponse:
+    version = _version(project, version_id)
+    try:
+        concept_id = int(request.GET.get("concept", ""))
+        threshold = min(max(float(request.GET.get("t", "")), 0.0), 1.0)
+        view = threshold_view(version, concept_id, threshold)
+    except (KeyError, ValueError) as exc:
+        raise Http404("No such concept or threshold.") from exc
+    return render(request, "training/_threshold.html", {"view": view, "concept_id": concept_id})
+
+
+@project_view(ADMIN)
+@require_POST
+def model_version_action(request: HttpRequest, project: Project, version_id: int):
+    version = _version(project, version_id)
+    action = request.POST.get("action")
+    try:
+        if action == "promote":
+            version_promote(version=version, actor=request.user)
+            messages.success(request, f"Version {version.number} is live; routing started.")
+        elif action == "rollback":
+            taken = version_rollback(version=version, actor=request.user)
+            messages.success(
+                request, f"Version {version.number} rolled back: {taken} automatic labels removed."
+            )
+        else:
+            raise ServiceError(f"Unknown action {action!r}.")
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    return redirect("labeling:model_version", project.id, version.id)
+
+
+@project_view()
+def input_similar(request: HttpRequest, project: Project, input_id: int) -> HttpResponse:
+    input = get_object_or_404(Input, project=project, id=input_id)
+    return render(
+        request,
+        "training/_similar.html",
+        {"project": project, "input": input, "similar": similar_inputs(input)},
+    )
+
+
+urlpatterns = [
+    path("projects/<int:project_id>/models/", models_page, name="models"),
+    path("projects/<int:project_id>/models/settings/", model_settings, name="model_settings"),
+    path("projects/<int:project_id>/models/train/", model_train, name="model_train"),
+    path("projects/<int:project_id>/models/run/", model_run, name="model_run"),
+    path(
+        "projects/<int:project_id>/models/versions/<int:version_id>/",
+        model_version,
+        name="model_version",
+    ),
+    path(
+        "projects/<int:project_id>/models/versions/<int:version_id>/threshold/",
+        model_threshold,
+        name="model_threshold",
+    ),
+    path(
+        "projects/<int:project_id>/models/versions/<int:version_id>/action/",
+        model_version_action,
+        name="model_version_action",
+    ),
+    path(
+        "projects/<int:project_id>/inputs/<int:input_id>/similar/",
+        input_similar,
+        name="input_similar",
+    ),
+]

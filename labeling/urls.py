@@ -7,11 +7,13 @@ from labeling.views import (
     dictionary,
     ingest,
     inputs,
+    interchange,
     projects,
     quality,
     review,
     taxonomy,
 )
+from training import views as training_views
 
 app_name = "labeling"
 
@@ -78,3 +80,4 @@ urlpatterns = [
 ]
 
 urlpatterns += review.urlpatterns + audit.urlpatterns + quality.urlpatterns + account.urlpatterns
+urlpatterns += training_views.urlpatterns + interchange.urlpatterns

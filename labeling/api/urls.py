@@ -1,7 +1,8 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from labeling.api import views
+from labeling.api import inputs, interchange, projects, views
+from training import api as models_api
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -18,5 +19,47 @@ urlpatterns = [
         "inputs/<int:input_id>/annotations/",
         views.annotation_create_view,
         name="api_annotation_create",
+    ),
+    path("projects/", projects.projects_view, name="api_projects"),
+    path("projects/<int:project_id>/", projects.project_view, name="api_project"),
+    path("projects/<int:project_id>/members/", projects.members_view, name="api_members"),
+    path(
+        "projects/<int:project_id>/members/<int:member_id>/",
+        projects.member_view,
+        name="api_member",
+    ),
+    path("projects/<int:project_id>/concepts/", projects.concepts_view, name="api_concepts"),
+    path("concepts/<int:concept_id>/", projects.concept_view, name="api_concept"),
+    path(
+        "concepts/<int:concept_id>/synonyms/",
+        projects.concept_synonyms_view,
+        name="api_concept_synonyms",
+    ),
+    path("concepts/<int:concept_id>/merge/", projects.concept_merge_view, name="api_concept_merge"),
+    path("concepts/<int:concept_id>/dictionary/", projects.dictionary_view, name="api_dictionary"),
+    path("projects/<int:project_id>/inputs/", inputs.inputs_view, name="api_inputs"),
+    path("projects/<int:project_id>/batches/<int:batch_id>/", inputs.batch_view, name="api_batch"),
+    path("inputs/<int:input_id>/", inputs.input_view, name="api_input"),
+    path("models/types/", models_api.model_types_view, name="api_model_types"),
+    path("models/", models_api.models_view, name="api_models"),
+    path("models/<int:model_id>/", models_api.model_view, name="api_model"),
+    path("models/<int:model_id>/train/", models_api.model_train_view, name="api_model_train"),
+    path("models/<int:model_id>/predict/", models_api.model_predict_view, name="api_model_predict"),
+    path("predictions/<int:prediction_id>/", models_api.prediction_view, name="api_prediction"),
+    path("projects/<int:project_id>/exports/", interchange.exports_view, name="api_exports"),
+    path("exports/<int:job_id>/", interchange.export_view, name="api_export"),
+    path(
+        "exports/<int:job_id>/download/",
+        interchange.export_download_view,
+        name="api_export_download",
+    ),
+    path("projects/<int:project_id>/imports/", interchange.imports_view, name="api_imports"),
+    path("imports/<int:job_id>/", interchange.import_view, name="api_import"),
+    path("projects/<int:project_id>/webhooks/", interchange.webhooks_view, name="api_webhooks"),
+    path("webhooks/<int:webhook_id>/", interchange.webhook_view, name="api_webhook"),
+    path(
+        "webhooks/<int:webhook_id>/deliveries/",
+        interchange.webhook_deliveries_view,
+        name="api_webhook_deliveries",
     ),
 ]

@@ -7,6 +7,7 @@ from labeling.models.annotations import (
     AnnotationStatus,
 )
 from labeling.models.inputs import Input, InputStatus, Split, UploadBatch, UploadItem
+from labeling.models.interchange import InterchangeJob, Webhook, WebhookDelivery
 from labeling.models.projects import Membership, Project, Role
 from labeling.models.queue import AnnotationDraft, QueueSlot, Skip
 from labeling.models.review import RejectReason, ReviewDecision, ReviewTier
@@ -31,6 +32,7 @@ __all__ = [
     "DictionaryExample",
     "Input",
     "InputStatus",
+    "InterchangeJob",
     "Membership",
     "Project",
     "QueueSlot",
@@ -42,4 +44,6 @@ __all__ = [
     "Split",
     "UploadBatch",
     "UploadItem",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -128,6 +128,19 @@ OWN_TESTS = {
     "annotation_audit",
     "audit_csv",
     "audit",
+    "models",  # tests/training/test_model_views.py
+    "model_settings",
+    "model_train",
+    "model_run",
+    "model_version",
+    "model_threshold",
+    "model_version_action",
+    "input_similar",
+    "exchange",  # tests/labeling/test_exchange_views.py
+    "exchange_jobs",
+    "exchange_download",
+    "webhooks",
+    "webhook_remove",
 }
 
 

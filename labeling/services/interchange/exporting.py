@@ -1,0 +1,231 @@
+"""Interchange: writing a project out (streamed, a chunk of inputs at a time)."""
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from urllib.parse import quote
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from labeling.interchange import EXTENSIONS, coco, csvfmt, labelstudio, yolo
+from labeling.interchange.records import (
+    PATH_SEPARATOR,
+    ConceptRecord,
+    InputRecord,
+    LabelRecord,
+)
+from labeling.models import (
+    Annotation,
+    AnnotationLabel,
+    Concept,
+    Input,
+    InterchangeJob,
+    Project,
+)
+from labeling.services.interchange.common import (
+    EXPORT_CHUNK,
+    _progress,
+    default_statuses,
+)
+from labeling.storage import media_path
+
+logger = logging.getLogger(__name__)
+Job = InterchangeJob
+
+# ---------------------------------------------------------------------------- export
+
+
+def _concept_paths(concepts: list[Concept]) -> dict[int, str]:
+    by_id = {c.id: c for c in concepts}
+    paths: dict[int, str] = {}
+
+    def path(concept: Concept) -> str:
+        if concept.id not in paths:
+            parent = by_id.get(concept.parent_id)
+            paths[concept.id] = (
+                f"{path(parent)}{PATH_SEPARATOR}{concept.key}" if parent else concept.key
+            )
+        return paths[concept.id]
+
+    for concept in concepts:
+        path(concept)
+    return paths
+
+
+def export_concepts(project: Project) -> tuple[list[ConceptRecord], dict[int, str]]:
+    """The concepts labels can carry (leaves, archived ones flagged; merged ones left out),
+    in taxonomy order, and the path of every concept by id."""
+    concepts = list(Concept.objects.filter(project=project).order_by("position", "id"))
+    paths = _concept_paths(concepts)
+    live = [c for c in concepts if c.merged_into_id is None]
+    parents = {c.parent_id for c in live}
+    by_id = {c.id: c for c in concepts}
+    children: dict[int | None, list[Concept]] = {}
+    for concept in live:
+        children.setdefault(concept.parent_id, []).append(concept)
+    ordered: list[ConceptRecord] = []
+
+    def walk(parent_id: int | None) -> None:
+        for concept in children.get(parent_id, []):
+            if concept.id in parents:
+                walk(concept.id)
+                continue
+            parent = by_id.get(concept.parent_id)
+            ordered.append(
+                ConceptRecord(
+                    path=paths[concept.id],
+                    name=concept.name,
+                    exclusive_parent=bool(parent and parent.exclusive),
+                    archived=concept.is_archived,
+                )
+            )
+
+    walk(None)
+    return ordered, paths
+
+
+def _labels_by_input(
+    input_ids: list[int], statuses: list[str], paths: dict[int, str]
+) -> dict[int, list[LabelRecord]]:
+    """The labels of a chunk of inputs, in one query. Answers to gold items are left out:
+    the gold item's known answer stands for them (see ``_gold_labels``)."""
+    rows = (
+        AnnotationLabel.objects.filter(
+            annotation__input_id__in=input_ids,
+            annotation__status__in=statuses,
+            annotation__gold_correct__isnull=True,
+        )
+        .order_by("annotation_id", "id")
+        .values_list(
+            "annotation__input_id",
+            "concept_id",
+            "confidence",
+            "annotation__status",
+            "annotation__source",
+            "annotation__author__username",
+            "annotation__model_version__model__name",
+            "annotation__model_version__number",
+        )
+    )
+    labels: dict[int, list[LabelRecord]] = {}
+    for input_id, concept_id, confidence, status, source, author, model, version in rows:
+        labels.setdefault(input_id, []).append(
+            LabelRecord(
+                concept=paths[concept_id],
+                status=status,
+                source=source,
+                author=author or "",
+                model=model or "",
+                model_version=version,
+                confidence=confidence,
+            )
+        )
+    return labels
+
+
+def _gold_labels(concept_ids, paths: dict[int, str]) -> list[LabelRecord]:
+    return [
+        LabelRecord(concept=paths[c], status="accepted", source="gold")
+        for c in concept_ids or []
+        if c in paths
+    ]
+
+
+def _export_records(
+    job: InterchangeJob, inputs, statuses: list[str], paths: dict[int, str]
+) -> Iterator[InputRecord]:
+    """Inputs as records, a chunk at a time, reporting progress after each chunk.
+
+    Pages by primary key rather than holding one cursor open for the whole export: each
+    chunk is two short queries (inputs, then all their labels), the same on SQLite and
+    PostgreSQL, and nothing stays open while the job row is updated between chunks.
+    """
+    fields = ("id", "original_name", "sha256", "width", "height", "split", "metadata")
+    fields += ("format", "file", "gold_concept_ids")
+    last_id, done = 0, 0
+    while True:
+        chunk = list(inputs.filter(id__gt=last_id).order_by("id").values(*fields)[:EXPORT_CHUNK])
+        if not chunk:
+            return
+        last_id = chunk[-1]["id"]
+        labels = _labels_by_input([row["id"] for row in chunk], statuses, paths)
+        for row in chunk:
+            gold = _gold_labels(row["gold_concept_ids"], paths) if "accepted" in statuses else []
+            yield InputRecord(
+                name=row["original_name"],
+                sha256=row["sha256"],
+                width=row["width"],
+                height=row["height"],
+                split=row["split"],
+                metadata=row["metadata"] or {},
+                labels=gold + labels.get(row["id"], []),
+                format=row["format"],
+                file=row["file"],
+            )
+        done += len(chunk)
+        _progress(job, done)
+
+
+def _read_image(record: InputRecord) -> bytes | None:
+    try:
+        return media_path(record.file).read_bytes()
+    except (OSError, ValueError):
+        return None
+
+
+def export_run(job: InterchangeJob) -> None:
+    project, options = job.project, job.options
+    statuses = options.get("statuses") or default_statuses(job.format)
+    inputs = Input.objects.filter(project=project)
+    if options.get("split"):
+        inputs = inputs.filter(split=options["split"])
+    if not options.get("include_unlabeled", True):
+        labeled = Annotation.objects.filter(
+            input=OuterRef("pk"), status__in=statuses, gold_correct__isnull=True
+        )
+        inputs = inputs.filter(Exists(labeled) | Q(gold_concept_ids__isnull=False))
+    total = inputs.count()
+    Job.objects.filter(id=job.id).update(total=total, done=0)
+    concepts, paths = export_concepts(project)
+    records = _export_records(job, inputs, statuses, paths)
+    name = f"{slugify(project.name) or 'project'}-{job.format}-{job.id}.{EXTENSIONS[job.format]}"
+    relative = f"interchange/{project.id}/{job.id}/{name}"
+    target = media_path(relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    report: dict = {"filename": name, "statuses": statuses}
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if job.format == Job.Format.COCO:
+                stats = coco.write_coco(out, records, concepts, description=project.name)
+            elif job.format == Job.Format.CSV:
+                stats = csvfmt.write_csv(out, records, concepts)
+            elif job.format == Job.Format.YOLO:
+                stats = yolo.write_yolo(out, records, concepts, read_image=_read_image)
+            else:
+                prefix = options.get("image_url_prefix") or ""
+                stats = labelstudio.write_labelstudio(
+                    out,
+                    records,
+                    concepts,
+                    image_url=(lambda r: prefix + quote(r.name)) if prefix else None,
+                )
+                report["labelstudio_config"] = labelstudio.labeling_config(concepts)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    report.update(stats, bytes=target.stat().st_size)
+    now = timezone.now()
+    Job.objects.filter(id=job.id).update(
+        status=Job.Status.DONE,
+        file=relative,
+        report=report,
+        done=total,
+        finished_at=now,
+        heartbeat_at=now,
+    )

@@ -1,0 +1,137 @@
+"""Admin pages: export and import in the interchange formats (background jobs with
+progress), and webhooks with their delivery log."""
+
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from labeling.models import InterchangeJob, Project, Webhook
+from labeling.permissions import ADMIN, project_view
+from labeling.services.errors import ServiceError
+from labeling.storage import media_path
+
+Format = InterchangeJob.Format
+
+
+@project_view(ADMIN)
+def exchange_page(request: HttpRequest, project: Project) -> HttpResponse:
+    """Export and import: start a job, watch its progress, download the file."""
+    from labeling.services.interchange import (
+        interchange_export_create,
+        interchange_import_create,
+    )
+
+    if request.method == "POST":
+        action, format = request.POST.get("action"), request.POST.get("format", "")
+        try:
+            if format not in Format.values:
+                raise ServiceError("Pick one of the formats.")
+            if action == "export":
+                interchange_export_create(
+                    project=project, user=request.user, format=format, options={}
+                )
+            elif action == "import":
+                upload = request.FILES.get("file")
+                if upload is None:
+                    raise ServiceError("Choose the file to import.")
+                interchange_import_create(
+                    project=project,
+                    user=request.user,
+                    format=format,
+                    uploaded_file=upload,
+                    options={},
+                )
+            else:
+                raise ServiceError(f"Unknown action {action!r}.")
+        except ServiceError as exc:
+            messages.error(request, str(exc))
+        return redirect("labeling:exchange", project.id)
+    return render(
+        request,
+        "labeling/exchange/page.html",
+        {"project": project, "formats": Format.choices, **_jobs(project)},
+    )
+
+
+def _jobs(project: Project) -> dict:
+    jobs = list(InterchangeJob.objects.filter(project=project).select_related("created_by")[:20])
+    return {"jobs": jobs, "busy": any(not job.is_finished for job in jobs)}
+
+
+@project_view(ADMIN)
+def exchange_jobs(request: HttpRequest, project: Project) -> HttpResponse:
+    """The job list alone, polled while a job runs."""
+    return render(
+        request, "labeling/exchange/_jobs.html", {"project": project, "jobs": _jobs(project)}
+    )
+
+
+@project_view(ADMIN)
+def exchange_download(request: HttpRequest, project: Project, job_id: int):
+    job = get_object_or_404(
+        InterchangeJob, project=project, id=job_id, kind=InterchangeJob.Kind.EXPORT
+    )
+    if job.status != InterchangeJob.Status.DONE or not job.file:
+        raise Http404("This export is not ready.")
+    file = media_path(job.file)
+    return FileResponse(file.open("rb"), as_attachment=True, filename=file.name)
+
+
+@project_view(ADMIN)
+def webhooks_page(request: HttpRequest, project: Project) -> HttpResponse:
+    from labeling.services.webhooks import webhook_create
+
+    secret = None
+    if request.method == "POST":
+        try:
+            hook = webhook_create(
+                project=project,
+                actor=request.user,
+                url=request.POST.get("url", "").strip(),
+                events=request.POST.getlist("events"),
+            )
+            secret = hook.secret
+            messages.success(request, "Webhook added. Copy its secret now: it is shown once.")
+        except ServiceError as exc:
+            messages.error(request, str(exc))
+    hooks = project.webhooks.prefetch_related("deliveries")
+    return render(
+        request,
+        "labeling/exchange/webhooks.html",
+        {
+            "project": project,
+            "hooks": [(h, list(h.deliveries.all()[:10])) for h in hooks],
+            "events": Webhook.Event.choices,
+            "secret": secret,
+        },
+    )
+
+
+@project_view(ADMIN)
+@require_POST
+def webhook_remove(request: HttpRequest, project: Project, webhook_id: int) -> HttpResponse:
+    from labeling.services.webhooks import webhook_delete
+
+    hook = get_object_or_404(Webhook, project=project, id=webhook_id)
+    webhook_delete(webhook=hook, actor=request.user)
+    messages.success(request, f"Webhook {hook.url} removed.")
+    return redirect("labeling:webhooks", project.id)
+
+
+urlpatterns = [
+    path("projects/<int:project_id>/exchange/", exchange_page, name="exchange"),
+    path("projects/<int:project_id>/exchange/jobs/", exchange_jobs, name="exchange_jobs"),
+    path(
+        "projects/<int:project_id>/exchange/<int:job_id>/download/",
+        exchange_download,
+        name="exchange_download",
+    ),
+    path("projects/<int:project_id>/webhooks/", webhooks_page, name="webhooks"),
+    path(
+        "projects/<int:project_id>/webhooks/<int:webhook_id>/remove/",
+        webhook_remove,
+        name="webhook_remove",
+    ),
+]

@@ -1,0 +1,140 @@
+"""The Python client against a live server and a real worker: the worked example of
+docs/api.md, end to end (labeled uploads, training, polling, predicting a new image)."""
+
+import json
+
+import pytest
+from digits import digits_data
+from django.contrib.auth import get_user_model
+from polling import wait_for
+from rest_framework.authtoken.models import Token
+
+from labeling.demo import digit_png
+from labeling.models import Annotation, AnnotationStatus
+from portal.client import ApiError, Client
+from training.models import Embedding
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+LABELED = 90
+
+
+@pytest.fixture
+def client(live_server, settings) -> Client:
+    settings.TRAINING_BACKBONE = "pixels16"
+    staff = get_user_model().objects.create_user("sam", password="pw-123456789", is_staff=True)
+    return Client(base_url=live_server.url, api_key=Token.objects.create(user=staff).key)
+
+
+def upload_labeled(client: Client, project: int, png: bytes, digit: str) -> dict:
+    """``client.inputs.create(project=..., file=png, concepts=[...])`` minus its
+    ``review=false`` field: the server reads that field as the raw string "false", which is
+    truthy, and sends an admin's labels to review (the xfail test below). Remove this helper
+    once that is fixed."""
+    return client.request(
+        "POST",
+        f"projects/{project}/inputs/",
+        files={"file": [("digit.png", png)]},
+        fields={"concepts": json.dumps([{"id": "digit", "value": digit}])},
+    )
+
+
+def test_upload_train_poll_and_predict_with_the_client(worker, client):
+    worker("default,training,predict", TRAINING_BACKBONE="pixels16")
+    data, targets = digits_data(3, LABELED + 3)
+
+    # given: a project with an exclusive ``digit`` group of three options
+    project = client.projects.create(name="Digits")["id"]
+    # (keys given: without one the client sends key="" and the server refuses it, see below)
+    digit = client.concepts.create(project=project, name="digit", exclusive=True, key="digit")
+    for d in range(3):
+        client.concepts.create(project=project, name=str(d), parent=digit["id"], key=str(d))
+
+    # when: labeled digits are uploaded one by one, Clarifai-style
+    for index in range(LABELED):
+        upload_labeled(client, project, digit_png(data[index]), str(targets[index]))
+
+    # then: they are accepted ground truth, and the worker embeds them
+    assert Annotation.objects.filter(
+        project_id=project, status=AnnotationStatus.ACCEPTED
+    ).count() == (LABELED)
+    wait_for(
+        lambda: Embedding.objects.filter(project_id=project).count() == LABELED, 120, "embeddings"
+    )
+
+    # when: a classifier is trained and polled until it is done
+    models = client.models.list(project=project)
+    if not models:  # a project made over the API has no routing classifier yet (see report)
+        models = [
+            client.models.create(
+                project=project,
+                name="Digits",
+                type="context-classifier",
+                params={"steps": 60, "learning_rate": 0.05},
+            )
+        ]
+    model = models[0]["id"]
+    queued = client.models.train(model)
+    state = client.models.wait(model, timeout=180, every=0.5)
+
+    # then: the run went live with metrics
+    assert queued["version"]["status"] == "queued"
+    assert state["status"] == "ready", state["latest_version"]
+    assert state["active_version"]["metrics"]["accuracy"] > 0.8
+
+    # when: new digits are sent; the worker scores them on the predict queue
+    answers = [client.models.predict(model, file=digit_png(p)) for p in data[LABELED:]]
+
+    # then: every concept has a score, and the best one is the right digit
+    for answer, target in zip(answers, targets[LABELED:], strict=True):
+        assert answer["status"] == "done" and answer["decision"] in {"auto", "doubt", "low"}
+        assert {c["id"] for c in answer["concepts"]} == {"0", "1", "2"}
+        assert answer["concepts"][0]["id"] == str(target)
+
+
+def test_an_error_raises_api_error_with_the_servers_message(client):
+    project = client.projects.create(name="Digits")["id"]
+    client.concepts.create(project=project, name="digit", exclusive=True, key="digit")
+    data, _ = digits_data(3, 1)
+
+    with pytest.raises(ApiError) as raised:
+        client.inputs.create(
+            project=project, file=digit_png(data[0]), concepts=[{"id": "digit", "value": "7"}]
+        )
+
+    assert raised.value.status == 400
+    assert raised.value.message == "Unknown concepts."
+    assert raised.value.body["unknown"] == ["digit=7"] and "unknown" in raised.value.body
+    assert client.inputs.list(project=project)["count"] == 0
+
+
+@pytest.mark.xfail(
+    reason="portal/client.py Concepts.create always sends key='' but labeling/api/projects.py "
+    "ConceptCreateSerializer.key does not allow blank: 400 'Invalid request.' "
+    "{'key': ['This field may not be blank.']}",
+    strict=True,
+)
+def test_the_client_creates_a_concept_without_a_key(client):
+    project = client.projects.create(name="Birds")["id"]
+
+    concept = client.concepts.create(project=project, name="Robin")
+
+    assert concept["key"] == "robin"
+
+
+@pytest.mark.xfail(
+    reason="labeling/api/inputs.py _single passes request.data (raw form strings) to "
+    "input_labels_attach: review='false', which portal/client.py Inputs.create always "
+    "sends, is truthy, so an admin's labels wait for review instead of being accepted",
+    strict=True,
+)
+def test_the_clients_labeled_upload_by_an_admin_is_accepted(client):
+    project = client.projects.create(name="Digits")["id"]
+    digit = client.concepts.create(project=project, name="digit", exclusive=True, key="digit")
+    client.concepts.create(project=project, name="3", parent=digit["id"], key="3")
+    data, _ = digits_data(3, 1)
+
+    uploaded = client.inputs.create(
+        project=project, file=digit_png(data[0]), concepts=[{"id": "digit", "value": "3"}]
+    )
+
+    assert uploaded["annotation"]["status"] == "accepted"

@@ -14,6 +14,7 @@ from labeling.models import (
     InputStatus,
     QueueSlot,
 )
+from labeling.review_rules import draw
 from labeling.services.errors import ServiceError
 from labeling.services.review import review_decide
 from training.models import ModelVersion
@@ -278,11 +279,14 @@ def test_rolling_back_takes_every_label_back_and_the_earlier_version_goes_live(
     kept = model_annotations(first, status=Status.ACCEPTED).count()
     second = version_promote(version=ready_copy(first), actor=admin)
     set_threshold(second, 0.0)
-    project.spot_check_rate = 0.5
+    expected = {i for i, b in bands.items() if b != "auto"}
+    # a spot-check rate between the inputs' draws: some are checked, some are not
+    draws = sorted(draw(i, -second.id) for i in expected)
+    project.spot_check_rate = (draws[0] + draws[-1]) / 2
     project.save(update_fields=["spot_check_rate"])
     version_route(version_id=second.id)
     routed = set(model_annotations(second).values_list("input_id", flat=True))
-    assert routed == {i for i, b in bands.items() if b != "auto"}
+    assert routed == expected
     assert model_annotations(second, status=Status.PENDING_REVIEW).exists()
     assert model_annotations(second, status=Status.ACCEPTED).exists()
 

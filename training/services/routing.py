@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from labeling.models import (
     Annotation,
-    AnnotationLabel,
     AnnotationSource,
     AnnotationStatus,
     Input,
@@ -27,6 +26,7 @@ from labeling.services.review import tier_rules
 from training.ml.routing import AUTO, DOUBT, route
 from training.models import MLModel, ModelVersion
 from training.services.embeddings import embeddings_load
+from training.services.routing_writes import RoutedRow, inputs_status_set, model_annotations_insert
 from training.services.versions import version_head
 
 Status = AnnotationStatus
@@ -102,69 +102,49 @@ def _refresh_priorities(project_id: int) -> None:
 
 def _write(version, project, rules, ids, probs, bands, labels, tally) -> None:
     """Write one batch: retire older suggestions, then the new annotations and statuses."""
-    layout_ids = list(version.layout["concept_ids"])
+    concept_ids = list(version.layout["concept_ids"])
+    keys = [str(c) for c in concept_ids]
+    thresholds = [version.thresholds.get(key, {}).get("threshold") for key in keys]
     Annotation.objects.filter(
         input_id__in=ids, source=AnnotationSource.MODEL, status=Status.PENDING_REVIEW
     ).exclude(model_version=version).update(
         status=Status.SUPERSEDED, review_leased_to=None, updated_at=timezone.now()
     )
     spot_rate = project.spot_check_rate
-    annotations, label_columns = [], []
-    accepted, in_review, low = [], [], []
-    for row, (input_id, band) in enumerate(zip(ids, bands, strict=True)):
+    scores = np.round(probs, 4).tolist()  # Python floats once, not one numpy scalar a label
+    rows, statuses = [], {}
+    for row, (input_id, band) in enumerate(zip(ids, bands.tolist(), strict=True)):
         if band not in (AUTO, DOUBT):
-            low.append(input_id)
+            statuses[input_id] = InputStatus.UNLABELED
+            tally["low"] += 1
             continue
         spot = band == AUTO and draw(input_id, -version.id) < spot_rate
         tier = model_first_tier(band, spot, rules)
-        columns = np.flatnonzero(labels[row])
-        annotations.append(
-            Annotation(
-                project_id=project.id,
+        columns = np.flatnonzero(labels[row]).tolist()
+        rows.append(
+            RoutedRow(
                 input_id=input_id,
-                source=AnnotationSource.MODEL,
                 status=Status.ACCEPTED if tier is None else Status.PENDING_REVIEW,
                 review_tier=tier or 0,
-                model_version=version,
-                model_band=band,
+                band=band,
                 provenance={
                     "version": version.number,
                     "model": version.model.name,
-                    "scores": {str(layout_ids[c]): round(float(probs[row, c]), 4) for c in columns},
-                    "thresholds": {
-                        str(layout_ids[c]): version.thresholds.get(str(layout_ids[c]), {}).get(
-                            "threshold"
-                        )
-                        for c in columns
-                    },
+                    "scores": {keys[c]: scores[row][c] for c in columns},
+                    "thresholds": {keys[c]: thresholds[c] for c in columns},
                     "spot_check": spot,
                 },
+                labels=[(concept_ids[c], scores[row][c]) for c in columns],
             )
         )
-        label_columns.append((columns, row))
-        (accepted if tier is None else in_review).append(input_id)
+        statuses[input_id] = InputStatus.LABELED if tier is None else InputStatus.IN_REVIEW
         tally[band] += 1
         tally["spot_checks"] += int(spot)
-    tally["low"] += len(low)
-    created = Annotation.objects.bulk_create(annotations)
-    AnnotationLabel.objects.bulk_create(
-        [
-            AnnotationLabel(
-                annotation_id=annotation.id,
-                concept_id=layout_ids[c],
-                confidence=round(float(probs[row, c]), 4),
-            )
-            for annotation, (columns, row) in zip(created, label_columns, strict=True)
-            for c in columns
-        ]
-    )
-    taken = accepted + in_review
-    QueueSlot.objects.filter(input_id__in=taken, annotation__isnull=True).delete()
-    Input.objects.filter(id__in=accepted).update(status=InputStatus.LABELED)
-    Input.objects.filter(id__in=in_review).update(status=InputStatus.IN_REVIEW)
-    Input.objects.filter(id__in=low).exclude(status=InputStatus.UNLABELED).update(
-        status=InputStatus.UNLABELED
-    )
+    model_annotations_insert(project_id=project.id, version_id=version.id, rows=rows)
+    QueueSlot.objects.filter(
+        input_id__in=[row.input_id for row in rows], annotation__isnull=True
+    ).delete()
+    inputs_status_set(statuses=statuses)
 
 
 # ---------------------------------------------------------------------------- rollback

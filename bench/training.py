@@ -176,7 +176,7 @@ class Timers:
 
 def train_version(model) -> tuple[float, ModelVersion, dict[str, float]]:
     queued = versions.version_queue(model=model)
-    names = ["_dataset", "train_head", "_evaluate", "_promote_if_not_worse"]
+    names = ["_dataset", "train_head", "_evaluate", "_promotion_decision", "version_promote"]
     with Timers(versions, names) as timers:
         start = time.perf_counter()
         version = versions.version_train(version_id=queued.id)
@@ -258,7 +258,8 @@ def main() -> None:
                 "load labels + embeddings": part.get("_dataset", 0),
                 "train_head": part.get("train_head", 0),
                 "evaluate + thresholds": part.get("_evaluate", 0),
-                "promotion (compare + promote)": part.get("_promote_if_not_worse", 0),
+                "promotion (compare + promote)": part.get("_promotion_decision", 0)
+                + part.get("version_promote", 0),
             }
             named["rest (start, progress, save head)"] = seconds - sum(named.values())
             print("    " + ", ".join(f"{k} {v:.2f} s" for k, v in named.items()))

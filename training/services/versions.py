@@ -216,6 +216,9 @@ def version_train(*, version_id: int) -> ModelVersion | None:
         "train_per_concept": _per_concept(y, known, layout),
         "eval_per_concept": _per_concept(*evaluation.targets(layout), layout),
     }
+    decision = _promotion_decision(version.model_id, metrics.get("macro_f1"), evaluation)
+    # Ready and the promotion decision commit together: nobody sees a ready version whose
+    # fate is still open, and a run killed before this point changed nothing live.
     with transaction.atomic():
         updated = ModelVersion.objects.filter(id=version.id, status=Status.TRAINING).update(
             status=Status.READY,
@@ -227,12 +230,14 @@ def version_train(*, version_id: int) -> ModelVersion | None:
             head=head.to_bytes(),
             metrics=metrics,
             thresholds=thresholds,
+            promotion=decision,
         )
         if not updated:
             return None
-    version.refresh_from_db()
-    webhooks_emit_version(version=version, event="model_version.ready")
-    _promote_if_not_worse(version, evaluation)
+        version.refresh_from_db()
+        webhooks_emit_version(version=version, event="model_version.ready")
+        if decision["promoted"]:
+            version_promote(version=version, actor=None, decision=decision)
     version.refresh_from_db()
     return version
 
@@ -282,10 +287,11 @@ def _macro_f1_on(version: ModelVersion, evaluation: Dataset) -> float | None:
     return evaluate(probs, decision_scores(probs, head.layout), y, known, head.layout)["macro_f1"]
 
 
-def _promote_if_not_worse(version: ModelVersion, evaluation: Dataset) -> None:
-    model = MLModel.objects.select_related("active_version").get(id=version.model_id)
+def _promotion_decision(model_id: int, ours: float | None, evaluation: Dataset) -> dict:
+    """Whether a new version with macro F1 ``ours`` may go live: not worse than the active
+    version on the same eval inputs (within ``PROMOTION_TOLERANCE``), and why."""
+    model = MLModel.objects.select_related("active_version").get(id=model_id)
     active = model.active_version
-    ours = version.metrics.get("macro_f1")
     decision = {"compared_with": None, "ours": ours, "theirs": None}
     if active is not None and active.head:
         theirs = _macro_f1_on(active, evaluation)
@@ -298,10 +304,9 @@ def _promote_if_not_worse(version: ModelVersion, evaluation: Dataset) -> None:
                     f"active version {active.number}'s {theirs:.3f} on the same inputs."
                 ),
             )
-            ModelVersion.objects.filter(id=version.id).update(promotion=decision)
-            return
+            return decision
     decision.update(promoted=True, reason=_promotion_reason(active, ours, decision["theirs"]))
-    version_promote(version=version, actor=None, decision=decision)
+    return decision
 
 
 def _promotion_reason(active, ours, theirs) -> str:

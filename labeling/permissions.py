@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
+from labeling.ids import id_fits
 from labeling.models import Membership, Project, Role
 
 ANY_ROLE = tuple(Role.values)
@@ -18,6 +19,8 @@ def project_membership(user, project_id: int) -> tuple[Project, Membership]:
 
     A superuser acts as an admin of every project (an unsaved membership stands for that).
     """
+    if not id_fits(int(project_id)):
+        raise Http404("No such project.")
     membership = (
         Membership.objects.select_related("project")
         .filter(project_id=project_id, user_id=user.id)

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 
+from labeling.ids import MAX_ID, id_fits, int_param
 from labeling.models import Input, Membership
 from labeling.permissions import ADMIN, check_role, project_membership
 from training.model_types import TYPES
@@ -117,7 +118,11 @@ def models_view(request: Request) -> Response:
         if not request.user.is_superuser:
             models = models.filter(project_id__in=projects)
         if request.query_params.get("project"):
-            models = models.filter(project_id=request.query_params["project"])
+            project_id = int_param(request.query_params["project"])
+            if project_id is None:
+                return Response({"error": "`project` must be a project id."}, status=400)
+            # An id past the database's range is no project's: nothing to list.
+            models = models.filter(project_id=project_id) if id_fits(project_id) else models.none()
         return Response([_model_json(m) for m in models.order_by("id")])
     payload = ModelCreateSerializer(data=request.data)
     payload.is_valid(raise_exception=True)
@@ -168,8 +173,9 @@ def model_train_view(request: Request, model_id: int) -> Response:
     payload.is_valid(raise_exception=True)
     input_ids = payload.validated_data.get("input_ids")
     if input_ids:
+        possible = [i for i in input_ids if id_fits(i)]
         found = set(
-            Input.objects.filter(project=model.project, id__in=input_ids).values_list(
+            Input.objects.filter(project=model.project, id__in=possible).values_list(
                 "id", flat=True
             )
         )
@@ -182,7 +188,9 @@ def model_train_view(request: Request, model_id: int) -> Response:
 
 class PredictSerializer(serializers.Serializer):
     file = serializers.FileField(required=False, help_text="A new image.")
-    input_id = serializers.IntegerField(required=False, help_text="An input of the project.")
+    input_id = serializers.IntegerField(
+        required=False, max_value=MAX_ID, help_text="An input of the project."
+    )
 
 
 def _prediction_json(prediction: Prediction) -> dict:

@@ -169,27 +169,27 @@ def input_similar(request: HttpRequest, project: Project, input_id: int) -> Http
 
 
 urlpatterns = [
-    path("projects/<int:project_id>/models/", models_page, name="models"),
-    path("projects/<int:project_id>/models/settings/", model_settings, name="model_settings"),
-    path("projects/<int:project_id>/models/train/", model_train, name="model_train"),
-    path("projects/<int:project_id>/models/run/", model_run, name="model_run"),
+    path("projects/<id:project_id>/models/", models_page, name="models"),
+    path("projects/<id:project_id>/models/settings/", model_settings, name="model_settings"),
+    path("projects/<id:project_id>/models/train/", model_train, name="model_train"),
+    path("projects/<id:project_id>/models/run/", model_run, name="model_run"),
     path(
-        "projects/<int:project_id>/models/versions/<int:version_id>/",
+        "projects/<id:project_id>/models/versions/<id:version_id>/",
         model_version,
         name="model_version",
     ),
     path(
-        "projects/<int:project_id>/models/versions/<int:version_id>/threshold/",
+        "projects/<id:project_id>/models/versions/<id:version_id>/threshold/",
         model_threshold,
         name="model_threshold",
     ),
     path(
-        "projects/<int:project_id>/models/versions/<int:version_id>/action/",
+        "projects/<id:project_id>/models/versions/<id:version_id>/action/",
         model_version_action,
         name="model_version_action",
     ),
     path(
-        "projects/<int:project_id>/inputs/<int:input_id>/similar/",
+        "projects/<id:project_id>/inputs/<id:input_id>/similar/",
         input_similar,
         name="input_similar",
     ),

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 
 from labeling.api.views import _input_json
+from labeling.ids import MAX_ID, int_param
 from labeling.ingest.images import ImageRejected, human_bytes
 from labeling.models import Input, UploadBatch
 from labeling.permissions import project_membership
@@ -107,9 +108,9 @@ def inputs_view(request: Request, project_id: int) -> Response:
             split=request.query_params.get("split", ""),
             query=request.query_params.get("q", ""),
         )
-        raw_page = request.query_params.get("page", "1")
-        page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
-        rows = inputs[(page - 1) * PAGE : page * PAGE]
+        page = int_param(request.query_params.get("page")) or 1
+        # OFFSET is a signed 64-bit number too: a page past it is past the end.
+        rows = inputs[(page - 1) * PAGE : page * PAGE] if page * PAGE <= MAX_ID else []
         return Response(
             {
                 "count": inputs.count(),

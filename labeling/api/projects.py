@@ -12,6 +12,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labeling.ids import MAX_ID
 from labeling.models import Concept, DictionaryEntry, Membership, Project, Role
 from labeling.permissions import ADMIN, can_create_projects, check_role, project_membership
 from labeling.selectors import project_list_for_user
@@ -188,7 +189,7 @@ class ConceptSerializer(serializers.ModelSerializer):
 class ConceptCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     key = serializers.CharField(max_length=100, required=False, default="")
-    parent = serializers.IntegerField(required=False, allow_null=True)
+    parent = serializers.IntegerField(required=False, allow_null=True, max_value=MAX_ID)
     exclusive = serializers.BooleanField(required=False, default=False)
     synonyms = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
 
@@ -278,7 +279,9 @@ def concept_synonyms_view(request: Request, concept_id: int) -> Response:
 
 
 class MergeSerializer(serializers.Serializer):
-    into = serializers.IntegerField(help_text="The concept that survives and gets the labels.")
+    into = serializers.IntegerField(
+        max_value=MAX_ID, help_text="The concept that survives and gets the labels."
+    )
 
 
 @extend_schema(request=MergeSerializer, responses=ConceptSerializer)

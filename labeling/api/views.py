@@ -10,6 +10,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labeling.ids import MAX_ID
 from labeling.models import Annotation, Input, Role
 from labeling.permissions import check_role, project_membership
 from labeling.selectors import concepts_resolve
@@ -27,9 +28,14 @@ class ConceptValueSerializer(serializers.Serializer):
 
 class SubmissionSerializer(serializers.Serializer):
     concepts = ConceptValueSerializer(many=True, required=False)
-    concept_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    concept_ids = serializers.ListField(
+        child=serializers.IntegerField(max_value=MAX_ID), required=False
+    )
     client_token = serializers.CharField(max_length=64, required=False, default="")
-    time_spent_ms = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    # Annotation.time_spent_ms is a PositiveIntegerField: 32 bits on PostgreSQL.
+    time_spent_ms = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, allow_null=True
+    )
 
     def validate(self, data):
         if not data.get("concepts") and not data.get("concept_ids"):
@@ -168,7 +174,9 @@ def review_next_view(request: Request, project_id: int) -> Response:
 class DecisionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=["approve", "reject", "correct"])
     reason = serializers.CharField(max_length=300, required=False, default="", allow_blank=True)
-    concept_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    concept_ids = serializers.ListField(
+        child=serializers.IntegerField(max_value=MAX_ID), required=False
+    )
 
 
 @extend_schema(

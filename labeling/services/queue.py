@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef
 from django.utils import timezone
 
+from labeling.ids import id_fits
 from labeling.models import (
     Annotation,
     AnnotationDraft,
@@ -306,8 +307,9 @@ def checked_labels(project: Project, concept_ids) -> list[int]:
     """Check the chosen ids against the project's pickable concepts (active leaves), reading
     only the chosen ones: this runs on every submission."""
     chosen = [int(c) for c in concept_ids]
+    possible = [c for c in chosen if id_fits(c)]  # the rest are unknown to check_labels
     pickable = (
-        Concept.objects.filter(project=project, id__in=chosen, archived_at__isnull=True)
+        Concept.objects.filter(project=project, id__in=possible, archived_at__isnull=True)
         .exclude(Exists(Concept.objects.filter(parent=OuterRef("pk"), archived_at__isnull=True)))
         .select_related("parent")
     )

@@ -125,15 +125,15 @@ def audit_csv(request: HttpRequest, project: Project) -> StreamingHttpResponse:
 
 urlpatterns = [
     path(
-        "projects/<int:project_id>/inputs/<int:input_id>/",
+        "projects/<id:project_id>/inputs/<id:input_id>/",
         input_detail,
         name="input_detail",
     ),
     path(
-        "projects/<int:project_id>/annotations/<int:annotation_id>/",
+        "projects/<id:project_id>/annotations/<id:annotation_id>/",
         annotation_audit,
         name="annotation_audit",
     ),
-    path("projects/<int:project_id>/audit/", audit_index, name="audit"),
-    path("projects/<int:project_id>/audit.csv", audit_csv, name="audit_csv"),
+    path("projects/<id:project_id>/audit/", audit_index, name="audit"),
+    path("projects/<id:project_id>/audit.csv", audit_csv, name="audit_csv"),
 ]

@@ -121,16 +121,16 @@ def webhook_remove(request: HttpRequest, project: Project, webhook_id: int) -> H
 
 
 urlpatterns = [
-    path("projects/<int:project_id>/exchange/", exchange_page, name="exchange"),
-    path("projects/<int:project_id>/exchange/jobs/", exchange_jobs, name="exchange_jobs"),
+    path("projects/<id:project_id>/exchange/", exchange_page, name="exchange"),
+    path("projects/<id:project_id>/exchange/jobs/", exchange_jobs, name="exchange_jobs"),
     path(
-        "projects/<int:project_id>/exchange/<int:job_id>/download/",
+        "projects/<id:project_id>/exchange/<id:job_id>/download/",
         exchange_download,
         name="exchange_download",
     ),
-    path("projects/<int:project_id>/webhooks/", webhooks_page, name="webhooks"),
+    path("projects/<id:project_id>/webhooks/", webhooks_page, name="webhooks"),
     path(
-        "projects/<int:project_id>/webhooks/<int:webhook_id>/remove/",
+        "projects/<id:project_id>/webhooks/<id:webhook_id>/remove/",
         webhook_remove,
         name="webhook_remove",
     ),

@@ -20,5 +20,5 @@ def quality_page(request: HttpRequest, project: Project) -> HttpResponse:
 
 
 urlpatterns = [
-    path("projects/<int:project_id>/quality/", quality_page, name="quality"),
+    path("projects/<id:project_id>/quality/", quality_page, name="quality"),
 ]

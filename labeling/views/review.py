@@ -207,11 +207,11 @@ def review_settings(request: HttpRequest, project: Project) -> HttpResponse:
 
 
 urlpatterns = [
-    path("projects/<int:project_id>/review/", review_page, name="review"),
-    path("projects/<int:project_id>/review/bulk/", review_bulk, name="review_bulk"),
-    path("projects/<int:project_id>/review/settings/", review_settings, name="review_settings"),
+    path("projects/<id:project_id>/review/", review_page, name="review"),
+    path("projects/<id:project_id>/review/bulk/", review_bulk, name="review_bulk"),
+    path("projects/<id:project_id>/review/settings/", review_settings, name="review_settings"),
     path(
-        "projects/<int:project_id>/review/<int:annotation_id>/",
+        "projects/<id:project_id>/review/<id:annotation_id>/",
         review_decide_view,
         name="review_decide",
     ),

@@ -306,14 +306,9 @@ def test_a_revoked_key_cannot_upload(project, admin, image_bytes):
     assert not Input.objects.exists()
 
 
-# ---------------------------------------------------------------------------- known bugs
+# -------------------------------------------------------------- odd pages, ids and forms
 
 
-@pytest.mark.xfail(
-    reason="labeling/api/inputs.py inputs_view: '²'.isdigit() is True but int('²') raises "
-    "ValueError, so ?page=² answers 500",
-    strict=True,
-)
 def test_a_page_that_is_not_a_plain_number_falls_back_to_the_first(project, annotator):
     client = api(annotator)
     client.raise_request_exception = False
@@ -323,11 +318,6 @@ def test_a_page_that_is_not_a_plain_number_falls_back_to_the_first(project, anno
     assert response.status_code == 200 and response.json()["page"] == 1
 
 
-@pytest.mark.xfail(
-    reason="labeling/api/inputs.py inputs_view: a page past 2**63 overflows the OFFSET "
-    "(SQLite: 'datatype mismatch'), 500",
-    strict=True,
-)
 def test_a_page_far_past_the_end_is_empty(project, annotator):
     client = api(annotator)
     client.raise_request_exception = False
@@ -370,12 +360,6 @@ def test_review_false_keeps_an_admins_labels_accepted(project, admin, digits, im
     assert response.json()["annotation"]["status"] == AnnotationStatus.ACCEPTED
 
 
-@pytest.mark.xfail(
-    reason="labeling/services/queue.py checked_labels filters concepts by concept_ids as "
-    "sent: an id past 2**63 raises OverflowError in the driver; POST "
-    "/api/v1/inputs/<id>/annotations/ answers 500 instead of 400",
-    strict=True,
-)
 def test_a_concept_id_too_big_for_the_database_is_400(project, annotator, digits):
     from labeling.services.queue import queue_slots_open
 

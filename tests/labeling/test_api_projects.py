@@ -388,11 +388,6 @@ def test_the_eval_share_can_change_while_the_project_is_empty(project, admin):
     assert response.status_code == 200 and response.json()["eval_fraction"] == 0.5
 
 
-@pytest.mark.xfail(
-    reason="project_membership filters Membership by project_id: an id past 2**63 raises "
-    "OverflowError in the database driver, 500 instead of 404",
-    strict=True,
-)
 def test_a_project_id_too_big_for_the_database_is_404(admin):
     client = api(admin)
     client.raise_request_exception = False

@@ -368,7 +368,7 @@ def test_a_revoked_key_is_refused(live, admin):
     assert live.versions.count() == 1
 
 
-# ---------------------------------------------------------------------------- known bugs
+# -------------------------------------------------------------------- odd ids and params
 
 
 def lenient(user) -> APIClient:
@@ -378,33 +378,18 @@ def lenient(user) -> APIClient:
     return client
 
 
-@pytest.mark.xfail(
-    reason="training/api.py models_view: ?project= goes straight into a filter; "
-    "a non-number raises ValueError, 500",
-    strict=True,
-)
 def test_listing_with_a_project_that_is_not_a_number_is_400(admin):
     response = lenient(admin).get("/api/v1/models/", {"project": "abc"})
 
     assert response.status_code == 400
 
 
-@pytest.mark.xfail(
-    reason="training/api.py models_view: ?project= past 2**63 overflows in the driver "
-    "(OverflowError), 500",
-    strict=True,
-)
 def test_listing_with_a_project_id_too_big_is_empty(admin):
     response = lenient(admin).get("/api/v1/models/", {"project": str(10**30)})
 
     assert response.status_code == 200 and response.json() == []
 
 
-@pytest.mark.xfail(
-    reason="training/api.py models_view POST: project past 2**63 reaches "
-    "project_membership's FK filter (OverflowError), 500",
-    strict=True,
-)
 def test_creating_in_a_project_id_too_big_is_404(admin):
     response = lenient(admin).post(
         "/api/v1/models/", {"project": 10**30, "name": "x", "type": "embedder"}, format="json"
@@ -433,11 +418,6 @@ def test_a_param_too_big_for_a_float_is_400(project, admin):
     assert response.status_code == 400 and "steps" in response.json()["error"]
 
 
-@pytest.mark.xfail(
-    reason="training/api.py model_train_view: input_ids past 2**63 reach an id__in filter "
-    "(OverflowError), 500 instead of 400 'Unknown inputs.'",
-    strict=True,
-)
 def test_training_on_an_input_id_too_big_is_400(model, admin):
     response = lenient(admin).post(
         f"/api/v1/models/{model.id}/train/", {"input_ids": [10**30]}, format="json"

@@ -231,14 +231,21 @@ class SqlTimer:
 
     def __init__(self):
         self.seconds, self.queries = 0.0, 0
+        self.by_statement = defaultdict(float)
 
     def __call__(self, execute, sql, params, many, context):
         start = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            self.seconds += time.perf_counter() - start
+            spent = time.perf_counter() - start
+            self.seconds += spent
             self.queries += 1
+            # "INSERT INTO labeling_annotation", "UPDATE labeling_input", ...
+            words = sql.replace('"', "").split()
+            verb = words[0].upper()
+            table = next((w for w in words[1:4] if w.startswith(("labeling_", "training_"))), "")
+            self.by_statement[f"{verb} {table}".strip()] += spent
 
 
 def main() -> None:
@@ -320,7 +327,8 @@ def main() -> None:
     )
     top = sorted(writes.seconds.items(), key=lambda kv: -kv[1])
     top = [(k, v) for k, v in top if v >= 0.01 and not k.startswith("ModelVersion")]  # progress
-    print("    of which " + ", ".join(f"{k} {v:.2f} s" for k, v in top))
+    if top:
+        print("    of which ORM " + ", ".join(f"{k} {v:.2f} s" for k, v in top))
     print(
         f"  other {other:.2f} s ({other / elapsed:.0%}): candidates query "
         f"{parts['_candidates']:.2f} s, commits {parts.get('commit', 0):.2f} s, queue refill "
@@ -330,8 +338,10 @@ def main() -> None:
     print(
         f"  in the database driver's execute (driver + server): {sql.seconds:.2f} s in "
         f"{sql.queries} queries ({sql.seconds / elapsed:.0%}); the rest is Python: numpy, "
-        "building model objects, the ORM preparing each field"
+        "building rows, the ORM preparing each field"
     )
+    top = sorted(sql.by_statement.items(), key=lambda item: -item[1])[:6]
+    print("    by statement: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in top))
 
 
 if __name__ == "__main__":

@@ -27,14 +27,20 @@ from training.services.embeddings import embeddings_request
 PAGE = 100
 
 
-class UploadSerializer(serializers.Serializer):
-    file = serializers.ListField(child=serializers.FileField(), help_text="One or more files.")
+class SingleImageSerializer(serializers.Serializer):
     concepts = serializers.CharField(
         required=False,
+        allow_blank=True,
         help_text='JSON: [{"id": "digit", "value": "3"}] (a single image only).',
     )
-    metadata = serializers.CharField(required=False, help_text="JSON object (a single image).")
+    metadata = serializers.CharField(
+        required=False, allow_blank=True, help_text="JSON object (a single image)."
+    )
     review = serializers.BooleanField(required=False, default=False)
+
+
+class UploadSerializer(SingleImageSerializer):
+    file = serializers.ListField(child=serializers.FileField(), help_text="One or more files.")
 
 
 def _json_field(raw: str | None, kind: type, what: str):
@@ -49,7 +55,10 @@ def _json_field(raw: str | None, kind: type, what: str):
     return value
 
 
-def _single(request: Request, project, upload, data) -> Response:
+def _single(request: Request, project, upload) -> Response:
+    fields = SingleImageSerializer(data=request.data)
+    fields.is_valid(raise_exception=True)
+    data = fields.validated_data
     concepts = _json_field(data.get("concepts"), list, "concepts")
     metadata = _json_field(data.get("metadata"), dict, "metadata")
     concept_ids, unknown = concepts_resolve(project, concepts) if concepts else ([], [])
@@ -76,7 +85,7 @@ def _single(request: Request, project, upload, data) -> Response:
             input=result.input,
             concept_ids=concept_ids,
             actor=request.user,
-            review=data.get("review", False),
+            review=data["review"],
         )
     body = {"input": _input_json(result.input), "created": result.created}
     if annotation is not None:
@@ -121,11 +130,9 @@ def inputs_view(request: Request, project_id: int) -> Response:
     files = request.FILES.getlist("file")
     if not files:
         return Response({"error": "Send the image(s) in the `file` field."}, status=400)
-    if len(files) > settings.DATA_UPLOAD_MAX_NUMBER_FILES:
-        return Response({"error": "Too many files in one request; send a zip."}, status=413)
     single_image = len(files) == 1 and not files[0].name.lower().endswith(".zip")
     if single_image:
-        return _single(request, project, files[0], request.data)
+        return _single(request, project, files[0])
     if request.data.get("concepts") or request.data.get("metadata"):
         return Response(
             {

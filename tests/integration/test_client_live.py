@@ -1,8 +1,6 @@
 """The Python client against a live server and a real worker: the worked example of
 docs/api.md, end to end (labeled uploads, training, polling, predicting a new image)."""
 
-import json
-
 import pytest
 from digits import digits_data
 from django.contrib.auth import get_user_model
@@ -25,19 +23,6 @@ def client(live_server, settings) -> Client:
     return Client(base_url=live_server.url, api_key=Token.objects.create(user=staff).key)
 
 
-def upload_labeled(client: Client, project: int, png: bytes, digit: str) -> dict:
-    """``client.inputs.create(project=..., file=png, concepts=[...])`` minus its
-    ``review=false`` field: the server reads that field as the raw string "false", which is
-    truthy, and sends an admin's labels to review (the xfail test below). Remove this helper
-    once that is fixed."""
-    return client.request(
-        "POST",
-        f"projects/{project}/inputs/",
-        files={"file": [("digit.png", png)]},
-        fields={"concepts": json.dumps([{"id": "digit", "value": digit}])},
-    )
-
-
 def test_upload_train_poll_and_predict_with_the_client(worker, client):
     worker("default,training,predict", TRAINING_BACKBONE="pixels16")
     data, targets = digits_data(3, LABELED + 3)
@@ -51,7 +36,11 @@ def test_upload_train_poll_and_predict_with_the_client(worker, client):
 
     # when: labeled digits are uploaded one by one, Clarifai-style
     for index in range(LABELED):
-        upload_labeled(client, project, digit_png(data[index]), str(targets[index]))
+        client.inputs.create(
+            project=project,
+            file=digit_png(data[index]),
+            concepts=[{"id": "digit", "value": str(targets[index])}],
+        )
 
     # then: they are accepted ground truth, and the worker embeds them
     assert Annotation.objects.filter(
@@ -121,12 +110,6 @@ def test_the_client_creates_a_concept_without_a_key(client):
     assert concept["key"] == "robin"
 
 
-@pytest.mark.xfail(
-    reason="labeling/api/inputs.py _single passes request.data (raw form strings) to "
-    "input_labels_attach: review='false', which portal/client.py Inputs.create always "
-    "sends, is truthy, so an admin's labels wait for review instead of being accepted",
-    strict=True,
-)
 def test_the_clients_labeled_upload_by_an_admin_is_accepted(client):
     project = client.projects.create(name="Digits")["id"]
     digit = client.concepts.create(project=project, name="digit", exclusive=True, key="digit")

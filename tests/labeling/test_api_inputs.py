@@ -327,12 +327,6 @@ def test_a_page_far_past_the_end_is_empty(project, annotator):
     assert response.status_code == 200 and response.json()["results"] == []
 
 
-@pytest.mark.xfail(
-    reason="Django refuses more than DATA_UPLOAD_MAX_NUMBER_FILES files while parsing "
-    "(TooManyFilesSent) with its HTML 400 page, before inputs_view's own 413 "
-    "'Too many files in one request; send a zip.' can answer",
-    strict=True,
-)
 def test_too_many_files_in_one_request_is_413_with_a_message(project, admin, image_bytes, settings):
     settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
     files = [png(image_bytes, f"{i}.png", color=(i, 0, 0)) for i in range(3)]
@@ -343,12 +337,6 @@ def test_too_many_files_in_one_request_is_413_with_a_message(project, admin, ima
     assert response.json()["error"] == "Too many files in one request; send a zip."
 
 
-@pytest.mark.xfail(
-    reason="labeling/api/inputs.py _single passes request.data.get('review') (the raw form "
-    "string) to input_labels_attach instead of the validated boolean: 'false' is truthy, "
-    "so an admin's labels wait for review (portal/client.py always sends review=false)",
-    strict=True,
-)
 def test_review_false_keeps_an_admins_labels_accepted(project, admin, digits, image_bytes):
     response = api(admin).post(
         inputs_url(project),

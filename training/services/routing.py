@@ -17,7 +17,6 @@ from labeling.models import (
     AnnotationStatus,
     Input,
     InputStatus,
-    QueueSlot,
 )
 from labeling.review_rules import draw, model_first_tier
 from labeling.services.errors import ServiceError
@@ -26,16 +25,22 @@ from labeling.services.review import tier_rules
 from training.ml.routing import AUTO, DOUBT, route
 from training.models import MLModel, ModelVersion
 from training.services.embeddings import embeddings_load
-from training.services.routing_writes import RoutedRow, inputs_status_set, model_annotations_insert
+from training.services.routing_writes import (
+    RoutedRow,
+    inputs_status_set,
+    model_annotations_insert,
+    open_slots_close,
+)
 from training.services.versions import version_head
 
 Status = AnnotationStatus
 
 
-def _candidates(project_id: int, version: ModelVersion) -> list[int]:
-    """Inputs with no accepted label and no person's annotation waiting: unlabeled ones, and
-    those only an older model's suggestion holds in review. Inputs this version already
-    routed are left out, so a run started again (a redelivered task) goes on where it was."""
+def _candidates(project_id: int, version: ModelVersion) -> list[tuple[int, str]]:
+    """Inputs (id, status) with no accepted label and no person's annotation waiting:
+    unlabeled ones, and those only an older model's suggestion holds in review. Inputs this
+    version already routed are left out, so a run started again (a redelivered task) goes on
+    where it was."""
     human_pending = Annotation.objects.filter(
         input=OuterRef("pk"), status=Status.PENDING_REVIEW
     ).exclude(source=AnnotationSource.MODEL)
@@ -51,7 +56,7 @@ def _candidates(project_id: int, version: ModelVersion) -> list[int]:
         .exclude(Exists(human_pending))
         .exclude(Exists(routed))
         .order_by("id")
-        .values_list("id", flat=True)
+        .values_list("id", "status")
     )
 
 
@@ -67,7 +72,10 @@ def version_route(*, version_id: int) -> dict:
     layout = head.layout
     thresholds = [version.thresholds.get(str(c), {}).get("threshold") for c in layout.concept_ids]
     rules = tier_rules(project)
-    ids = _candidates(project.id, version)
+    candidates = _candidates(project.id, version)
+    ids = [input_id for input_id, _ in candidates]
+    # only an input in review can hold an older model's suggestion to retire
+    in_review = {input_id for input_id, status in candidates if status == InputStatus.IN_REVIEW}
     tally = {"status": "running", "total": len(ids), "done": 0, AUTO: 0, DOUBT: 0, "low": 0}
     tally.update(spot_checks=0, started_at=timezone.now().isoformat())
     _progress(version, **tally)
@@ -79,6 +87,7 @@ def version_route(*, version_id: int) -> dict:
             bands, labels = route(probs, layout, thresholds, project.doubt_band)
             with transaction.atomic():
                 if MLModel.objects.filter(id=model.id, active_version=version).exists():
+                    _retire_older_suggestions(version, [i for i in routed_ids if i in in_review])
                     _write(version, project, rules, routed_ids, probs, bands, labels, tally)
         tally["done"] = min(len(ids), start + batch)
         _progress(version, **tally)
@@ -101,15 +110,10 @@ def _refresh_priorities(project_id: int) -> None:
 
 
 def _write(version, project, rules, ids, probs, bands, labels, tally) -> None:
-    """Write one batch: retire older suggestions, then the new annotations and statuses."""
+    """Write one batch: the new annotations, their labels, the inputs' statuses and slots."""
     concept_ids = list(version.layout["concept_ids"])
     keys = [str(c) for c in concept_ids]
     thresholds = [version.thresholds.get(key, {}).get("threshold") for key in keys]
-    Annotation.objects.filter(
-        input_id__in=ids, source=AnnotationSource.MODEL, status=Status.PENDING_REVIEW
-    ).exclude(model_version=version).update(
-        status=Status.SUPERSEDED, review_leased_to=None, updated_at=timezone.now()
-    )
     spot_rate = project.spot_check_rate
     scores = np.round(probs, 4).tolist()  # Python floats once, not one numpy scalar a label
     rows, statuses = [], {}
@@ -141,10 +145,18 @@ def _write(version, project, rules, ids, probs, bands, labels, tally) -> None:
         tally[band] += 1
         tally["spot_checks"] += int(spot)
     model_annotations_insert(project_id=project.id, version_id=version.id, rows=rows)
-    QueueSlot.objects.filter(
-        input_id__in=[row.input_id for row in rows], annotation__isnull=True
-    ).delete()
+    open_slots_close(input_ids=[row.input_id for row in rows])
     inputs_status_set(statuses=statuses)
+
+
+def _retire_older_suggestions(version: ModelVersion, input_ids: list[int]) -> None:
+    """Older versions' open suggestions on these inputs give way to this version's routing."""
+    if input_ids:
+        Annotation.objects.filter(
+            input_id__in=input_ids, source=AnnotationSource.MODEL, status=Status.PENDING_REVIEW
+        ).exclude(model_version=version).update(
+            status=Status.SUPERSEDED, review_leased_to=None, updated_at=timezone.now()
+        )
 
 
 # ---------------------------------------------------------------------------- rollback

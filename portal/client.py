@@ -186,7 +186,9 @@ class Concepts(_Resource):
         key: str = "",
         synonyms: list[str] | None = None,
     ) -> JSON:
-        body = {"name": name, "parent": parent, "exclusive": exclusive, "key": key}
+        body = {"name": name, "parent": parent, "exclusive": exclusive}
+        if key:  # else the server makes it from the name
+            body["key"] = key
         if synonyms:
             body["synonyms"] = synonyms
         return self.client.request("POST", f"projects/{project}/concepts/", json_body=body)

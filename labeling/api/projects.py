@@ -38,6 +38,7 @@ PROJECT_FIELDS = [
     "name",
     "description",
     "guidelines",
+    "eval_fraction",
     "overlap",
     "target_precision",
     "lease_minutes",
@@ -54,7 +55,7 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", *PROJECT_FIELDS, "eval_fraction", "review_tiers", "created_at", "role"]
+        fields = ["id", *PROJECT_FIELDS, "review_tiers", "created_at", "role"]
         read_only_fields = ["id", "review_tiers", "created_at", "role"]
 
     def get_role(self, project) -> str | None:
@@ -188,7 +189,13 @@ class ConceptSerializer(serializers.ModelSerializer):
 
 class ConceptCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    key = serializers.CharField(max_length=100, required=False, default="")
+    key = serializers.CharField(
+        max_length=100,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Blank: made from the name.",
+    )
     parent = serializers.IntegerField(required=False, allow_null=True, max_value=MAX_ID)
     exclusive = serializers.BooleanField(required=False, default=False)
     synonyms = serializers.ListField(child=serializers.CharField(max_length=200), required=False)

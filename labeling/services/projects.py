@@ -9,6 +9,7 @@ from labeling.services.errors import ServiceError
 from labeling.services.queue import queue_overlap_change
 
 User = get_user_model()
+USERNAME_MAX_LENGTH = User._meta.get_field(User.USERNAME_FIELD).max_length
 
 
 @transaction.atomic
@@ -72,7 +73,8 @@ def membership_invite(
     A person without an account gets one without a usable password; the second value is
     True then, and the admin hands them the set-password link the page shows.
     """
-    identifier = identifier.strip()
+    # As create_user stores a username (NFKC): 'ｂｏｂ' is bob.
+    identifier = User.normalize_username(identifier.strip())
     if not identifier:
         raise ServiceError("Give a username or an e-mail address.")
     tier = _check_role(role, review_tier)
@@ -84,6 +86,8 @@ def membership_invite(
         username = identifier.split("@")[0] if "@" in identifier else identifier
         if User.objects.filter(username__iexact=username).exists():
             username = identifier
+        if len(username) > USERNAME_MAX_LENGTH:
+            raise ServiceError(f"A username has at most {USERNAME_MAX_LENGTH} characters.")
         user = User.objects.create_user(
             username=username, email=identifier if "@" in identifier else ""
         )

@@ -17,6 +17,14 @@ def concept_key_from_name(name: str) -> str:
     return key[:100]
 
 
+def _checked_key(raw: str) -> str:
+    """The key made from ``raw``; a ServiceError when nothing of it is left."""
+    key = concept_key_from_name(raw)
+    if not key:
+        raise ServiceError(f"“{raw.strip()}” has no letter or digit to make a key from.")
+    return key
+
+
 def normalize_synonym(name: str) -> str:
     return " ".join(name.strip().lower().split())
 
@@ -60,9 +68,7 @@ def concept_create(
     if not name:
         raise ServiceError("A concept needs a name.")
     _check_parent(project, parent)
-    key = concept_key_from_name(key or name)
-    if not key:
-        raise ServiceError("The name needs at least one letter or digit.")
+    key = _checked_key(key or name)
     _check_key_free(project, parent, key)
     last = _siblings(project, parent).aggregate(last=Max("position"))["last"]
     concept = Concept.objects.create(
@@ -82,7 +88,7 @@ def concept_rename(*, concept: Concept, name: str, actor, key: str | None = None
     name = name.strip()
     if not name:
         raise ServiceError("A concept needs a name.")
-    new_key = concept_key_from_name(key) if key else concept.key
+    new_key = _checked_key(key) if key else concept.key
     _check_key_free(concept.project, concept.parent, new_key, exclude=concept.id)
     old_name, old_key = concept.name, concept.key
     concept.name, concept.key = name, new_key

@@ -29,10 +29,9 @@ def test_upload_train_poll_and_predict_with_the_client(worker, client):
 
     # given: a project with an exclusive ``digit`` group of three options
     project = client.projects.create(name="Digits")["id"]
-    # (keys given: without one the client sends key="" and the server refuses it, see below)
-    digit = client.concepts.create(project=project, name="digit", exclusive=True, key="digit")
+    digit = client.concepts.create(project=project, name="digit", exclusive=True)
     for d in range(3):
-        client.concepts.create(project=project, name=str(d), parent=digit["id"], key=str(d))
+        client.concepts.create(project=project, name=str(d), parent=digit["id"])
 
     # when: labeled digits are uploaded one by one, Clarifai-style
     for index in range(LABELED):
@@ -96,12 +95,6 @@ def test_an_error_raises_api_error_with_the_servers_message(client):
     assert client.inputs.list(project=project)["count"] == 0
 
 
-@pytest.mark.xfail(
-    reason="portal/client.py Concepts.create always sends key='' but labeling/api/projects.py "
-    "ConceptCreateSerializer.key does not allow blank: 400 'Invalid request.' "
-    "{'key': ['This field may not be blank.']}",
-    strict=True,
-)
 def test_the_client_creates_a_concept_without_a_key(client):
     project = client.projects.create(name="Birds")["id"]
 

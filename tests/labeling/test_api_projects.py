@@ -372,14 +372,9 @@ def test_a_revoked_key_is_refused_at_once(project, admin):
     assert refused["WWW-Authenticate"].startswith("Token")
 
 
-# ---------------------------------------------------------------------------- known bugs
+# --------------------------------------------------------------------- odd ids and names
 
 
-@pytest.mark.xfail(
-    reason="labeling/api/projects.py project_view: eval_fraction is writable in "
-    "ProjectSerializer but dropped (not in PROJECT_FIELDS): 200 and nothing changes",
-    strict=True,
-)
 def test_the_eval_share_can_change_while_the_project_is_empty(project, admin):
     response = api(admin).patch(
         f"/api/v1/projects/{project.id}/", {"eval_fraction": 0.5}, format="json"
@@ -397,11 +392,6 @@ def test_a_project_id_too_big_for_the_database_is_404(admin):
     assert response.status_code == 404
 
 
-@pytest.mark.xfail(
-    reason="labeling/services/taxonomy.py concept_rename: a key with no letter or digit "
-    "slugs to '' and is saved (concept_create refuses the same)",
-    strict=True,
-)
 def test_a_key_without_letters_is_refused_on_rename(project, admin, digit):
     response = api(admin).patch(f"/api/v1/concepts/{digit.id}/", {"key": "!!"}, format="json")
 
@@ -410,12 +400,6 @@ def test_a_key_without_letters_is_refused_on_rename(project, admin, digit):
     assert digit.key == "digit"
 
 
-@pytest.mark.xfail(
-    reason="labeling/api/projects.py InviteSerializer allows 254 characters; an unknown "
-    "name becomes a username longer than User.username's 150 (SQLite stores it, "
-    "PostgreSQL answers 500)",
-    strict=True,
-)
 def test_inviting_a_name_too_long_for_a_username_is_400(project, admin):
     client = api(admin)
     client.raise_request_exception = False
@@ -425,12 +409,6 @@ def test_inviting_a_name_too_long_for_a_username_is_400(project, admin):
     assert response.status_code == 400
 
 
-@pytest.mark.xfail(
-    reason="labeling/services/projects.py membership_invite looks the name up as given but "
-    "create_user stores it NFKC-normalized: 'ｂｏｂ' (full-width) when 'bob' exists is "
-    "found by neither lookup and the insert breaks UNIQUE(username), 500",
-    strict=True,
-)
 def test_inviting_a_full_width_spelling_of_a_member_is_not_a_server_error(project, admin):
     UserFactory(username="bob")
     client = api(admin)

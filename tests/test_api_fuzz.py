@@ -34,35 +34,8 @@ pytestmark = pytest.mark.django_db
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "20"))
 
 # Failures found and reported, each reproduced exactly by a strict xfail test; remove an
-# entry with its fix (the xfail test then passes and says so).
-KNOWN = {
-    # labeling/api/projects.py ConceptSerializer: parent and merged_into are null for a
-    # top-level or unmerged concept, but the schema says integer (no allow_null=True)
-    # (test_the_schema_lets_a_concept_have_no_parent below).
-    ("GET /api/v1/concepts/{concept_id}/", "JsonSchemaError"),
-    ("PATCH /api/v1/concepts/{concept_id}/", "JsonSchemaError"),
-    ("GET /api/v1/projects/{project_id}/concepts/", "JsonSchemaError"),
-    # training/api.py: both answer a list; extend_schema says OpenApiTypes.OBJECT
-    # (test_the_schema_says_the_model_lists_are_lists below).
-    ("GET /api/v1/models/", "JsonSchemaError"),
-    ("GET /api/v1/models/types/", "JsonSchemaError"),
-    # concept_ids past 2**63: OverflowError in checked_labels, 500
-    # (tests/labeling/test_api_inputs.py::test_a_concept_id_too_big_for_the_database_is_400).
-    ("POST /api/v1/inputs/{input_id}/annotations/", "ServerError"),
-    # a name whose NFKC form is a taken username: IntegrityError in membership_invite, 500
-    # (tests/labeling/test_api_projects.py::test_inviting_a_full_width_spelling_...).
-    ("POST /api/v1/projects/{project_id}/members/", "ServerError"),
-    # ?page= past 2**63 overflows the OFFSET, 500
-    # (tests/labeling/test_api_inputs.py::test_a_page_far_past_the_end_is_empty).
-    ("GET /api/v1/projects/{project_id}/inputs/", "ServerError"),
-    # input_ids past 2**63: OverflowError, 500
-    # (tests/training/test_api_models.py::test_training_on_an_input_id_too_big_is_400).
-    ("POST /api/v1/models/{model_id}/train/", "ServerError"),
-    # project past 2**63, or a param too big for a float, 500
-    # (tests/training/test_api_models.py::test_creating_in_a_project_id_too_big_is_404 and
-    # ::test_a_param_too_big_for_a_float_is_400).
-    ("POST /api/v1/models/", "ServerError"),
-}
+# entry with its fix (the xfail test then passes and says so). None open.
+KNOWN: set[tuple[str, str]] = set()
 
 
 @pytest.fixture
@@ -181,30 +154,19 @@ def _describe(case, exc: BaseException, headers: dict) -> str:
     return f"{str(exc).strip()[:1500]}\n{curl[:2000]}"
 
 
-# ---------------------------------------------------------------------------- known bugs
+# -------------------------------------------------------------------------------- schema
 
 
 def _schema(client) -> dict:
     return client.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
 
 
-@pytest.mark.xfail(
-    reason="labeling/api/projects.py ConceptSerializer: parent and merged_into are "
-    "PrimaryKeyRelatedField(read_only=True) without allow_null, so the schema says integer "
-    "and every top-level or unmerged concept breaks it",
-    strict=True,
-)
 def test_the_schema_lets_a_concept_have_no_parent(client):
     concept = _schema(client)["components"]["schemas"]["Concept"]["properties"]
 
     assert concept["parent"].get("nullable") and concept["merged_into"].get("nullable")
 
 
-@pytest.mark.xfail(
-    reason="training/api.py model_types_view and models_view GET answer a list, but "
-    "extend_schema(responses=OpenApiTypes.OBJECT) documents an object",
-    strict=True,
-)
 def test_the_schema_says_the_model_lists_are_lists(client):
     paths = _schema(client)["paths"]
 

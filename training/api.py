@@ -4,7 +4,7 @@ metrics, and predict: an input of the project, or a new image (scored by a worke
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view, parser_classes, throttle_classes
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -81,7 +81,10 @@ def _model_json(model: MLModel) -> dict:
     }
 
 
-@extend_schema(responses=OpenApiTypes.OBJECT)
+LIST_OF_OBJECTS = {200: {"type": "array", "items": {"type": "object"}}}
+
+
+@extend_schema(responses=LIST_OF_OBJECTS)
 @api_view(["GET"])
 def model_types_view(request: Request) -> Response:
     """Every model type with the payload that creates it (fields, defaults, JSON schema)."""
@@ -107,7 +110,13 @@ class ModelCreateSerializer(serializers.Serializer):
     params = serializers.DictField(required=False, default=dict)
 
 
-@extend_schema(request=ModelCreateSerializer, responses=OpenApiTypes.OBJECT)
+@extend_schema(
+    methods=["GET"],
+    operation_id="models_list",
+    parameters=[OpenApiParameter("project", int, required=False, description="A project's id.")],
+    responses=LIST_OF_OBJECTS,
+)
+@extend_schema(methods=["POST"], request=ModelCreateSerializer, responses=OpenApiTypes.OBJECT)
 @api_view(["GET", "POST"])
 def models_view(request: Request) -> Response:
     """GET: the models of the caller's projects (``?project=`` to pick one). POST creates

@@ -167,10 +167,10 @@ def member_view(request: Request, project_id: int, member_id: int) -> Response:
 
 
 class ConceptSerializer(serializers.ModelSerializer):
-    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     synonyms = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     archived = serializers.BooleanField(source="is_archived", read_only=True)
-    merged_into = serializers.PrimaryKeyRelatedField(read_only=True)
+    merged_into = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Concept

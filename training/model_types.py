@@ -48,7 +48,8 @@ class TypeSpec:
             value = params[f.name]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"{f.name} must be a number.")
-            if not math.isfinite(value):
+            # An int is finite (and math.isfinite would overflow on one past a float's range).
+            if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"{f.name} must be a finite number.")
             if f.type is int and int(value) != value:
                 raise ValueError(f"{f.name} must be a whole number.")

@@ -398,11 +398,6 @@ def test_creating_in_a_project_id_too_big_is_404(admin):
     assert response.status_code == 404
 
 
-@pytest.mark.xfail(
-    reason="training/model_types.py TypeSpec.clean: math.isfinite(10**400) raises "
-    "OverflowError (not ValueError), 500",
-    strict=True,
-)
 def test_a_param_too_big_for_a_float_is_400(project, admin):
     response = lenient(admin).post(
         "/api/v1/models/",

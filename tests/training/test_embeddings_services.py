@@ -9,11 +9,13 @@ from django.utils import timezone
 from factories import InputFactory
 from PIL import Image
 
+from labeling.models import Input
 from labeling.services.ingest import input_ingest
 from labeling.storage import media_path
-from training.ml.features import from_stored
+from training.ml.features import from_stored, image_open
 from training.models import Embedding, EmbeddingRun
 from training.selectors import similar_inputs
+from training.services import embeddings
 from training.services.embeddings import embedding_progress, embeddings_compute, embeddings_load
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +183,50 @@ def test_given_an_input_without_a_vector_then_it_has_no_similar_inputs(project):
     lonely = InputFactory(project=project)
 
     assert similar_inputs(lonely, k=5) == []
+
+
+def jpeg_bytes(width: int, height: int) -> bytes:
+    import io
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def test_a_large_jpeg_is_decoded_at_the_smallest_scale_that_still_covers_the_backbone(tmp_path):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(jpeg_bytes(2000, 1500))
+
+    image = image_open(path)
+
+    # 1500 // 224 = 6, so libjpeg decodes at 1/4: 500x375, never below 224 on either side
+    assert image.size == (500, 375)
+    assert image.mode == "RGB"
+
+
+def test_a_png_is_decoded_whole(tmp_path):
+    path = tmp_path / "icon.png"
+    Image.new("RGB", (640, 480), "red").save(path)
+
+    assert image_open(path).size == (640, 480)
+
+
+def test_inputs_that_arrive_during_a_run_are_embedded_by_it(
+    digits_project, image_bytes, monkeypatch
+):
+    project, _, _ = digits_project(classes=2, count=6, labeled=0)
+    real_store = embeddings._store
+    late = image_bytes(size=(20, 20), color=(250, 10, 200))
+
+    def store_while_someone_uploads(*args):
+        if not Input.objects.filter(project=project, original_name="late.png").exists():
+            input_ingest(project=project, name="late.png", data=late)
+        return real_store(*args)
+
+    monkeypatch.setattr(embeddings, "_store", store_while_someone_uploads)
+    stored = embeddings_compute(project_id=project.id, batch_size=4)
+
+    assert stored == 7
+    assert Embedding.objects.filter(project=project, error="").count() == 7

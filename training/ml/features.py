@@ -7,6 +7,20 @@ from PIL import Image
 
 Embedder = Callable[[Sequence[Image.Image]], np.ndarray]
 
+# Every embedder resizes to at most this edge (the backbone's input), so a JPEG is decoded
+# at the smallest scale (1/2, 1/4, 1/8) that still covers it: a 4000x3000 photo costs what a
+# 500x375 one does. Ingest and on-demand prediction decode the same way, so their vectors
+# agree.
+DECODE_EDGE = 224
+
+
+def image_open(path) -> Image.Image:
+    """The image at ``path``, decoded for embedding (loaded; the file is closed)."""
+    with Image.open(path) as image:
+        image.draft("RGB", (DECODE_EDGE, DECODE_EDGE))
+        image.load()
+        return image.copy()
+
 
 def embedder(name: str) -> Embedder:
     if name == "efficientnet_lite0":

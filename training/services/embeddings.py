@@ -6,6 +6,7 @@ time (``EmbeddingRun``'s heartbeat keeps a second one away).
 """
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from PIL import Image
 
 from labeling.models import Input, Project
 from labeling.storage import media_path
-from training.ml.features import embedder, from_stored, to_stored
+from training.ml.features import embedder, from_stored, image_open, to_stored
 from training.models import Embedding, EmbeddingRun
 
 logger = logging.getLogger(__name__)
@@ -77,54 +78,71 @@ def _claim(project_id: int, now) -> bool:
     return True
 
 
-def _open(input: Input) -> Image.Image:
-    with Image.open(media_path(input.file)) as image:
-        image.load()
-        return image.copy()
+@dataclass
+class _Decoded:
+    inputs: list[Input]
+    images: list[Image.Image]
+    failures: list[tuple[Input, str]]
+
+
+def _decode(batch: list[Input]) -> _Decoded:
+    """Open a batch's files (no database access: this runs in the prefetch thread)."""
+    decoded = _Decoded(inputs=[], images=[], failures=[])
+    for input in batch:
+        try:
+            decoded.images.append(image_open(media_path(input.file)))
+            decoded.inputs.append(input)
+        except (OSError, ValueError) as exc:
+            decoded.failures.append((input, str(exc)[:300]))
+    return decoded
 
 
 def embeddings_compute(*, project_id: int, batch_size: int | None = None) -> int:
-    """Embed every input of the project that has none yet; returns how many were stored."""
+    """Embed every input of the project that has none yet; returns how many were stored.
+
+    The next batch's files are decoded in a thread while the backbone runs on this one
+    (Pillow and torch both release the GIL), so decoding costs little wall time."""
     batch_size = batch_size or settings.TRAINING_EMBED_BATCH
     if not _claim(project_id, timezone.now()):
         return 0
     backbone = settings.TRAINING_BACKBONE
     embed = embedder(backbone)
     stored = 0
+
+    def next_batch(after: int) -> list[Input]:
+        return list(_missing(project_id).filter(id__gt=after)[:batch_size])
+
     try:
-        while batch := list(_missing(project_id)[:batch_size]):
-            images, rows = [], []
-            for input in batch:
-                try:
-                    images.append(_open(input))
-                    rows.append(input)
-                except (OSError, ValueError) as exc:
-                    logger.warning("input %s could not be embedded: %s", input.id, exc)
-                    Embedding.objects.bulk_create(
-                        [
-                            Embedding(
-                                input=input,
-                                project_id=project_id,
-                                backbone=backbone,
-                                vector=b"",
-                                error=str(exc)[:300],
-                            )
-                        ],
-                        **UPSERT,
-                    )
-            vectors = to_stored(embed(images)) if images else []
-            Embedding.objects.bulk_create(
-                [
-                    Embedding(input=input, project_id=project_id, backbone=backbone, vector=v)
-                    for input, v in zip(rows, vectors, strict=True)
-                ],
-                **UPSERT,
-            )
-            stored += len(rows)
-            EmbeddingRun.objects.filter(project_id=project_id).update(heartbeat_at=timezone.now())
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as prefetch:
+            batch = next_batch(0)
+            pending = prefetch.submit(_decode, batch) if batch else None
+            while pending is not None:
+                decoded = pending.result()
+                batch = next_batch(batch[-1].id)
+                pending = prefetch.submit(_decode, batch) if batch else None
+                _store(project_id, backbone, decoded, embed(decoded.images))
+                stored += len(decoded.inputs)
+                EmbeddingRun.objects.filter(project_id=project_id).update(
+                    heartbeat_at=timezone.now()
+                )
     finally:
         EmbeddingRun.objects.filter(project_id=project_id).update(done_at=timezone.now())
     return stored
+
+
+def _store(project_id: int, backbone: str, decoded: _Decoded, vectors: np.ndarray) -> None:
+    """One batch's vectors, and an empty row with the reason for each file that failed."""
+    for input, error in decoded.failures:
+        logger.warning("input %s could not be embedded: %s", input.id, error)
+    rows = [
+        Embedding(input=input, project_id=project_id, backbone=backbone, vector=b"", error=error)
+        for input, error in decoded.failures
+    ]
+    rows += [
+        Embedding(input=input, project_id=project_id, backbone=backbone, vector=vector)
+        for input, vector in zip(decoded.inputs, to_stored(vectors), strict=True)
+    ]
+    Embedding.objects.bulk_create(rows, **UPSERT)
 
 
 def embeddings_load(input_ids) -> tuple[list[int], np.ndarray]:

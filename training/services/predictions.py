@@ -12,13 +12,12 @@ import time
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image
 
 from labeling.ingest.images import ImageRejected, inspect_image
 from labeling.models import Concept, Input
 from labeling.services.errors import ServiceError
 from labeling.storage import media_path, write_file
-from training.ml.features import embedder
+from training.ml.features import embedder, image_open
 from training.ml.routing import route
 from training.models import MLModel, ModelType, ModelVersion, Prediction
 from training.services.embeddings import embeddings_load
@@ -110,9 +109,8 @@ def prediction_run(*, prediction_id: int) -> Prediction:
     if prediction.status != Prediction.Status.QUEUED:
         return prediction
     try:
-        with Image.open(media_path(prediction.file)) as image:
-            image.load()
-            vector = embedder(settings.TRAINING_BACKBONE)([image])[0]
+        image = image_open(media_path(prediction.file))
+        vector = embedder(settings.TRAINING_BACKBONE)([image])[0]
         model = prediction.model
         if prediction.version is not None:
             model.active_version = prediction.version

@@ -21,7 +21,11 @@ def project_create(
     eval_fraction: float = 0.2,
     overlap: int = 1,
 ) -> Project:
-    """Create a project; its creator becomes its first admin."""
+    """Create a project; its creator becomes its first admin. It gets its routing classifier
+    at once, so every client (browser, API, scheduler) finds the same model."""
+    # training builds on labeling: imported here, as labeling's other calls into it are.
+    from training.services.versions import model_router_ensure
+
     name = name.strip()
     if not name:
         raise ServiceError("A project needs a name.")
@@ -33,6 +37,7 @@ def project_create(
         created_by=created_by,
     )
     Membership.objects.create(project=project, user=created_by, role=Role.ADMIN)
+    model_router_ensure(project=project)
     return project
 
 

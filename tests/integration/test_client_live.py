@@ -49,18 +49,8 @@ def test_upload_train_poll_and_predict_with_the_client(worker, client):
         lambda: Embedding.objects.filter(project_id=project).count() == LABELED, 120, "embeddings"
     )
 
-    # when: a classifier is trained and polled until it is done
-    models = client.models.list(project=project)
-    if not models:  # a project made over the API has no routing classifier yet (see report)
-        models = [
-            client.models.create(
-                project=project,
-                name="Digits",
-                type="context-classifier",
-                params={"steps": 60, "learning_rate": 0.05},
-            )
-        ]
-    model = models[0]["id"]
+    # when: the project's classifier is trained and polled until it is done
+    model = client.models.list(project=project)[0]["id"]
     queued = client.models.train(model)
     state = client.models.wait(model, timeout=180, every=0.5)
 

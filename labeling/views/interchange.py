@@ -63,9 +63,7 @@ def _jobs(project: Project) -> dict:
 @project_view(ADMIN)
 def exchange_jobs(request: HttpRequest, project: Project) -> HttpResponse:
     """The job list alone, polled while a job runs."""
-    return render(
-        request, "labeling/exchange/_jobs.html", {"project": project, "jobs": _jobs(project)}
-    )
+    return render(request, "labeling/exchange/_jobs.html", {"project": project, **_jobs(project)})
 
 
 @project_view(ADMIN)

@@ -158,12 +158,6 @@ def test_admin_exports_csv_and_downloads_it(live_server, new_context, birds, adm
     assert {r["name"]: r["authors"] for r in rows}["sparrow.png"] == admin.username
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="labeling/views/interchange.py:67 exchange_jobs passes the dict _jobs() returns as "
-    "'jobs' (not **_jobs()): the polled list renders two empty rows and no 'busy', so it "
-    "never shows the job done",
-)
 @pytest.mark.django_db(transaction=True)
 def test_job_list_polls_until_the_job_is_done(live_server, new_context, birds, admin, settings):
     project = birds

@@ -29,8 +29,6 @@ loop's hundreds of small trainings (``--torch-threads 0``: one per core).
 import argparse
 import io
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +45,7 @@ django.setup()  # for labeling.demo's digit_png; nothing here touches the databa
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from common import machine  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from labeling.demo import digit_png  # noqa: E402
@@ -62,15 +61,6 @@ CLASSES, BATCH = 10, 10
 MARGIN = "margin"  # reference only: smallest margins, no clusters
 LAYOUT = Layout.from_choices((d, 1) for d in range(CLASSES))  # one exclusive group
 CACHE = Path(tempfile.gettempdir()) / "portal-bench" / "digits-efficientnet_lite0.npy"
-
-
-def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next(ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if "Model name" in ln)
-    except (OSError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f"{model}, {os.cpu_count()} cores, python {platform.python_version()}"
 
 
 def digit_features(cache: Path) -> tuple[np.ndarray, np.ndarray, float | None]:

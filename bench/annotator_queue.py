@@ -32,13 +32,13 @@ def parse_args():
 ARGS = parse_args()
 httpbench.setup_django(ARGS)
 
+from common import digit_group, fake_input  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
 from labeling.models import Annotation, Input, Project, QueueSlot, Role  # noqa: E402
 from labeling.services.projects import project_create  # noqa: E402
-from labeling.services.taxonomy import concept_create  # noqa: E402
 
 BATCH = 20_000
 
@@ -49,27 +49,11 @@ def seed(inputs: int, overlap: int) -> tuple[Project, list[int]]:
     project = Project.objects.filter(name=name).first()
     if project is None:
         project = project_create(name=name, created_by=owner, overlap=overlap)
-        parent = concept_create(project=project, name="digit", exclusive=True, actor=owner)
-        for d in range(10):
-            concept_create(project=project, name=str(d), parent=parent, actor=owner)
+        digit_group(project, owner)
     have = Input.objects.filter(project=project).count()
     started = time.perf_counter()
     for start in range(have, inputs, BATCH):
-        rows = [
-            Input(
-                project=project,
-                sha256=f"{project.id:08x}{i:056x}",
-                original_name=f"{i}.png",
-                file=f"bench/{i}.png",
-                thumbnail=f"bench/{i}.png",
-                format="PNG",
-                width=8,
-                height=8,
-                byte_size=100,
-                split="train",
-            )
-            for i in range(start, min(inputs, start + BATCH))
-        ]
+        rows = [fake_input(project, i) for i in range(start, min(inputs, start + BATCH))]
         created = Input.objects.bulk_create(rows, batch_size=5000)
         if not created[0].pk:  # backends that do not return ids
             created = Input.objects.filter(project=project).order_by("-id")[: len(rows)]

@@ -28,7 +28,6 @@ Runs in a throw-away data dir (SQLite) unless --data-dir / --database-url say ot
 
 import argparse
 import http.client
-import io
 import json
 import os
 import re
@@ -68,27 +67,14 @@ def parse_args() -> argparse.Namespace:
 ARGS = parse_args()
 httpbench.setup_django(ARGS)
 
-from django.conf import settings  # noqa: E402
+from common import noisy_image, pillow_seconds  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
-from PIL import Image  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
-from labeling.ingest.images import inspect_image  # noqa: E402
 from labeling.models import Input, Project  # noqa: E402
 from labeling.services.ingest import upload_batch_process  # noqa: E402
 from labeling.services.projects import project_create  # noqa: E402
-
-
-def make_image(seed: int, width: int, height: int, fmt: str) -> bytes:
-    """A distinct image that does not compress to nothing (as bench/ingest.py makes them)."""
-    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    noise = Image.effect_noise((width, height), 30 + seed % 40).convert("RGB")
-    image = Image.blend(image, noise, 0.5)
-    image.putpixel((0, 0), (seed % 256, seed // 256 % 256, 1))
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
-    return buffer.getvalue()
 
 
 def multipart(fields: list[tuple[str, str]], files: list[tuple[str, str, bytes]]):
@@ -152,18 +138,6 @@ def check_stored(project: Project, count: int) -> None:
     stored = Input.objects.filter(project=project).count()
     if stored != count:
         raise SystemExit(f"{project.name}: {stored} inputs stored, expected {count}")
-
-
-def limit_rate(files) -> float:
-    started = time.perf_counter()
-    for _, data in files:
-        inspect_image(
-            data,
-            max_bytes=settings.LABELING_MAX_IMAGE_BYTES,
-            max_pixels=settings.LABELING_MAX_IMAGE_PIXELS,
-            thumb_size=settings.LABELING_THUMBNAIL_SIZE,
-        )
-    return len(files) / (time.perf_counter() - started)
 
 
 def one_per_request(port: int, token: str, project: Project, files, clients: int) -> dict:
@@ -272,7 +246,7 @@ def main() -> None:
     width, height = (int(v) for v in ARGS.size.split("x"))
     ext = "jpg" if ARGS.format == "JPEG" else "png"
     files = [
-        (f"img{i:05d}.{ext}", make_image(i, width, height, ARGS.format)) for i in range(ARGS.count)
+        (f"img{i:05d}.{ext}", noisy_image(i, width, height, ARGS.format)) for i in range(ARGS.count)
     ]
     megabytes = sum(len(data) for _, data in files) / 1e6
     user, _ = get_user_model().objects.get_or_create(username="bench-upload")
@@ -281,7 +255,7 @@ def main() -> None:
     token = Token.objects.get_or_create(user=user)[0].key
     levels = [int(c) for c in ARGS.clients.split(",")]
 
-    limit = limit_rate(files)
+    limit = len(files) / pillow_seconds(files)
     os.environ["API_THROTTLE_UPLOADS"] = ARGS.throttle
     port = httpbench.free_port()
     server = httpbench.start_server(ARGS, port)

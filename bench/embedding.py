@@ -20,11 +20,8 @@ wait for the prefetch thread.
 """
 
 import argparse
-import io
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,10 +38,10 @@ import torch  # noqa: E402
 
 django.setup()
 
+from common import Timers, machine, noisy_image  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from labeling.demo import digit_png  # noqa: E402
 from labeling.models import Input  # noqa: E402
@@ -59,15 +56,6 @@ from training.services import embeddings  # noqa: E402
 BATCH = 32
 
 
-def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next(ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if "Model name" in ln)
-    except (OSError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f"{model}, {os.cpu_count()} cores, python {platform.python_version()}"
-
-
 def digit_images(count: int) -> list[bytes]:
     from sklearn.datasets import load_digits
 
@@ -75,45 +63,6 @@ def digit_images(count: int) -> list[bytes]:
     if count > len(data):
         raise SystemExit(f"--source digits has {len(data)} images; use --source jpeg for more")
     return [digit_png(pixels) for pixels in data[:count]]
-
-
-def jpeg_images(count: int, width: int, height: int) -> list[bytes]:
-    out = []
-    for seed in range(count):
-        image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-        noise = Image.effect_noise((width, height), 30 + seed % 40).convert("RGB")
-        image = Image.blend(image, noise, 0.5)
-        image.putpixel((0, 0), (seed % 256, seed // 256 % 256, 1))
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=90)
-        out.append(buffer.getvalue())
-    return out
-
-
-class Timers:
-    """Wraps module functions with timers (the calls themselves are unchanged)."""
-
-    def __init__(self):
-        self.seconds: dict[str, float] = defaultdict(float)
-        self._undo = []
-
-    def wrap(self, module, name: str, label: str) -> None:
-        original = getattr(module, name)
-
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds[label] += time.perf_counter() - start
-
-        setattr(module, name, timed)
-        self._undo.append((module, name, original))
-
-    def restore(self) -> None:
-        for module, name, original in reversed(self._undo):
-            setattr(module, name, original)
-        self._undo.clear()
 
 
 def bare(inputs: list[Input]) -> dict[str, float]:
@@ -161,7 +110,8 @@ def main() -> None:
         files, what = digit_images(args.count), "scikit-learn digit PNGs (8x8)"
     else:
         width, height = (int(v) for v in args.size.split("x"))
-        files, what = jpeg_images(args.count, width, height), f"JPEGs of {width}x{height}"
+        files = [noisy_image(i, width, height) for i in range(args.count)]
+        what = f"JPEGs of {width}x{height}"
     # one project per round, so the two measurements can alternate (the machine is shared)
     rounds = []
     per_round = -(-args.count // args.rounds)

@@ -96,27 +96,17 @@ def tiny_png() -> bytes:
 
 def seed(count: int) -> int:
     """A project with ``count`` labelled inputs; returns its id."""
+    from common import accepted_labels, digit_group
     from django.contrib.auth import get_user_model
 
-    from labeling.models import (
-        Annotation,
-        AnnotationLabel,
-        AnnotationSource,
-        AnnotationStatus,
-        Input,
-        InputStatus,
-    )
+    from labeling.models import AnnotationSource, Input, InputStatus
     from labeling.services.projects import project_create
-    from labeling.services.taxonomy import concept_create
     from labeling.storage import write_file
 
     write_file(TINY_FILE, tiny_png())
     owner, _ = get_user_model().objects.get_or_create(username="bench-export")
     project = project_create(name=f"export {count}", created_by=owner)
-    group = concept_create(project=project, name="digit", exclusive=True, actor=owner)
-    options = [
-        concept_create(project=project, name=str(d), parent=group, actor=owner) for d in range(10)
-    ]
+    option_ids = [option.id for option in digit_group(project, owner)]
     for start in range(0, count, BATCH):
         rows = [
             Input(
@@ -135,20 +125,8 @@ def seed(count: int) -> int:
             for i in range(start, min(count, start + BATCH))
         ]
         inputs = Input.objects.bulk_create(rows)
-        annotations = Annotation.objects.bulk_create(
-            Annotation(
-                project=project,
-                input_id=row.pk,
-                author=owner,
-                source=AnnotationSource.HUMAN,
-                status=AnnotationStatus.ACCEPTED,
-            )
-            for row in inputs
-        )
-        AnnotationLabel.objects.bulk_create(
-            AnnotationLabel(annotation_id=a.pk, concept=options[(start + n) % 10])
-            for n, a in enumerate(annotations)
-        )
+        concept_ids = [option_ids[(start + n) % 10] for n in range(len(inputs))]
+        accepted_labels(project, owner, inputs, concept_ids, source=AnnotationSource.HUMAN)
     assert Input.objects.filter(project=project).count() == count
     return project.id
 

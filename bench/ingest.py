@@ -10,7 +10,6 @@ Runs in a throw-away data dir (SQLite unless DATABASE_URL is set).
 """
 
 import argparse
-import io
 import os
 import platform
 import sys
@@ -26,25 +25,14 @@ import django  # noqa: E402
 
 django.setup()
 
+from common import noisy_image, pillow_seconds  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from PIL import Image  # noqa: E402
 
-from labeling.ingest.images import inspect_image  # noqa: E402
 from labeling.services.ingest import upload_batch_create, upload_batch_process  # noqa: E402
 from labeling.services.projects import project_create  # noqa: E402
-
-
-def make_jpeg(seed: int, width: int, height: int) -> bytes:
-    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
-    noise = Image.effect_noise((width, height), 30 + seed % 40).convert("RGB")
-    image = Image.blend(image, noise, 0.5)
-    image.putpixel((0, 0), (seed % 256, seed // 256 % 256, 1))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
 
 
 def main() -> None:
@@ -54,18 +42,10 @@ def main() -> None:
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     call_command("migrate", verbosity=0)
-    files = [(f"img{i:05d}.jpg", make_jpeg(i, width, height)) for i in range(args.count)]
+    files = [(f"img{i:05d}.jpg", noisy_image(i, width, height)) for i in range(args.count)]
     megabytes = sum(len(data) for _, data in files) / 1e6
 
-    start = time.perf_counter()
-    for _, data in files:
-        inspect_image(
-            data,
-            max_bytes=settings.LABELING_MAX_IMAGE_BYTES,
-            max_pixels=settings.LABELING_MAX_IMAGE_PIXELS,
-            thumb_size=settings.LABELING_THUMBNAIL_SIZE,
-        )
-    raw = time.perf_counter() - start
+    raw = pillow_seconds(files)
 
     admin = get_user_model().objects.create_user("bench")
     project = project_create(name="bench", created_by=admin)

@@ -20,8 +20,6 @@ functions ``version_route`` calls (its code is unchanged). Seeding is not counte
 
 import argparse
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,26 +45,16 @@ import django  # noqa: E402
 django.setup()
 
 import numpy as np  # noqa: E402
+from common import Timers, machine, seed_embedded  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import QuerySet  # noqa: E402
 
-from labeling.models import (  # noqa: E402
-    Annotation,
-    AnnotationLabel,
-    AnnotationSource,
-    AnnotationStatus,
-    Input,
-    InputStatus,
-    Project,
-    QueueSlot,
-    Split,
-)
+from labeling.models import Annotation, AnnotationLabel, Input, Project  # noqa: E402
 from labeling.services.projects import project_create  # noqa: E402
-from labeling.services.taxonomy import concept_create  # noqa: E402
-from training.models import Embedding, ModelVersion  # noqa: E402
+from training.models import ModelVersion  # noqa: E402
 from training.services import routing  # noqa: E402
 from training.services.versions import (  # noqa: E402
     model_router_ensure,
@@ -74,127 +62,14 @@ from training.services.versions import (  # noqa: E402
     version_train,
 )
 
-DIM, CLASSES, CHUNK = 1280, 10, 10_000
-
-
-def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next(ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if "Model name" in ln)
-    except (OSError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f"{model}, {os.cpu_count()} cores, python {platform.python_version()}"
-
 
 def seed(labeled: int, unlabeled: int, spread: float, admin) -> tuple[Project, np.ndarray]:
     """The project; returns the true class of every unlabeled input, in id order."""
     project = project_create(name=f"bench-routing-{time.time_ns()}", created_by=admin)
-    parent = concept_create(project=project, name="digit", exclusive=True, actor=admin)
-    concept_ids = [
-        concept_create(project=project, name=str(d), parent=parent, actor=admin).id
-        for d in range(CLASSES)
-    ]
-    rng = np.random.default_rng(0)
-    centres = rng.standard_normal((CLASSES, DIM)).astype(np.float32) * spread
-    truth = []
-    total = labeled + unlabeled
-    for start in range(0, total, CHUNK):
-        size = min(CHUNK, total - start)
-        classes = rng.integers(CLASSES, size=size)
-        vectors = centres[classes] + rng.standard_normal((size, DIM), dtype=np.float32)
-        is_labeled = np.arange(start, start + size) < labeled
-        inputs = Input.objects.bulk_create(
-            [
-                Input(
-                    project=project,
-                    sha256=f"{project.id:08x}{i:056x}",
-                    original_name=f"{i}.png",
-                    file=f"bench/{i}.png",
-                    thumbnail=f"bench/{i}.png",
-                    format="PNG",
-                    width=8,
-                    height=8,
-                    byte_size=100,
-                    split=Split.EVAL if i % 5 == 0 else Split.TRAIN,
-                    status=InputStatus.LABELED if is_labeled[i - start] else InputStatus.UNLABELED,
-                )
-                for i in range(start, start + size)
-            ],
-            batch_size=2000,
-        )
-        Embedding.objects.bulk_create(
-            [
-                Embedding(
-                    input_id=row.id,
-                    project=project,
-                    backbone="efficientnet_lite0",
-                    vector=vector.astype(np.float16).tobytes(),
-                )
-                for row, vector in zip(inputs, vectors, strict=True)
-            ],
-            batch_size=2000,
-        )
-        done = [(row, c) for row, c, lab in zip(inputs, classes, is_labeled, strict=True) if lab]
-        annotations = Annotation.objects.bulk_create(
-            [
-                Annotation(
-                    project=project,
-                    input_id=row.id,
-                    author=admin,
-                    source=AnnotationSource.IMPORT,
-                    status=AnnotationStatus.ACCEPTED,
-                )
-                for row, _ in done
-            ],
-            batch_size=2000,
-        )
-        AnnotationLabel.objects.bulk_create(
-            [
-                AnnotationLabel(annotation_id=a.id, concept_id=concept_ids[c])
-                for a, (_, c) in zip(annotations, done, strict=True)
-            ],
-            batch_size=5000,
-        )
-        QueueSlot.objects.bulk_create(
-            [
-                QueueSlot(project=project, input_id=row.id, number=0)
-                for row, lab in zip(inputs, is_labeled, strict=True)
-                if not lab
-            ],
-            batch_size=5000,
-        )
-        truth.extend(classes[~is_labeled].tolist())
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-    return project, np.array(truth)
-
-
-class Timers:
-    """Wraps module functions with timers (the calls themselves are unchanged)."""
-
-    def __init__(self, module, names: list[str]):
-        self.seconds: dict[str, float] = defaultdict(float)
-        self.module, self.originals = module, {n: getattr(module, n) for n in names}
-
-    def __enter__(self):
-        for name, original in self.originals.items():
-            setattr(self.module, name, self.timed(name, original))
-        return self
-
-    def __exit__(self, *exc):
-        for name, original in self.originals.items():
-            setattr(self.module, name, original)
-
-    def timed(self, name, original):
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds[name] += time.perf_counter() - start
-
-        return timed
+    truth = seed_embedded(
+        project, admin, labeled=labeled, unlabeled=unlabeled, spread=spread, seed=0
+    )
+    return project, truth
 
 
 class QueryTimers:

@@ -19,12 +19,9 @@ functions ``version_train`` calls (its code is unchanged).
 
 import argparse
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,141 +34,28 @@ import django  # noqa: E402
 
 django.setup()
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from common import Timers, machine, seed_embedded  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
 
-from labeling.models import (  # noqa: E402
-    Annotation,
-    AnnotationLabel,
-    AnnotationSource,
-    AnnotationStatus,
-    Input,
-    InputStatus,
-    Project,
-    Split,
-)
+from labeling.models import Project, Split  # noqa: E402
 from labeling.services.projects import project_create  # noqa: E402
-from labeling.services.taxonomy import concept_create  # noqa: E402
 from training.ml.head import HeadParams, decision_scores, train_head  # noqa: E402
 from training.ml.metrics import evaluate  # noqa: E402
 from training.ml.thresholds import tune_threshold  # noqa: E402
-from training.models import Embedding, ModelVersion  # noqa: E402
+from training.models import ModelVersion  # noqa: E402
 from training.selectors import labeled_examples, project_layout  # noqa: E402
 from training.services import versions  # noqa: E402
 from training.services.embeddings import embeddings_load  # noqa: E402
-
-DIM, CLASSES, CHUNK = 1280, 10, 10_000
-
-
-def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next(ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if "Model name" in ln)
-    except (OSError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f"{model}, {os.cpu_count()} cores, python {platform.python_version()}"
 
 
 def seed(count: int, spread: float, admin) -> Project:
     """A project of ``count`` labeled inputs with stored synthetic embeddings."""
     project = project_create(name=f"bench-training-{count}", created_by=admin)
-    parent = concept_create(project=project, name="digit", exclusive=True, actor=admin)
-    concept_ids = [
-        concept_create(project=project, name=str(d), parent=parent, actor=admin).id
-        for d in range(CLASSES)
-    ]
-    rng = np.random.default_rng(count)
-    centres = rng.standard_normal((CLASSES, DIM)).astype(np.float32) * spread
-    for start in range(0, count, CHUNK):
-        size = min(CHUNK, count - start)
-        classes = rng.integers(CLASSES, size=size)
-        vectors = centres[classes] + rng.standard_normal((size, DIM), dtype=np.float32)
-        inputs = Input.objects.bulk_create(
-            [
-                Input(
-                    project=project,
-                    sha256=f"{project.id:08x}{i:056x}",
-                    original_name=f"{i}.png",
-                    file=f"bench/{i}.png",
-                    thumbnail=f"bench/{i}.png",
-                    format="PNG",
-                    width=8,
-                    height=8,
-                    byte_size=100,
-                    split=Split.EVAL if i % 5 == 0 else Split.TRAIN,
-                    status=InputStatus.LABELED,
-                )
-                for i in range(start, start + size)
-            ],
-            batch_size=2000,
-        )
-        Embedding.objects.bulk_create(
-            [
-                Embedding(
-                    input_id=row.id,
-                    project=project,
-                    backbone="efficientnet_lite0",
-                    vector=vector.astype(np.float16).tobytes(),
-                )
-                for row, vector in zip(inputs, vectors, strict=True)
-            ],
-            batch_size=2000,
-        )
-        annotations = Annotation.objects.bulk_create(
-            [
-                Annotation(
-                    project=project,
-                    input_id=row.id,
-                    author=admin,
-                    source=AnnotationSource.IMPORT,
-                    status=AnnotationStatus.ACCEPTED,
-                )
-                for row in inputs
-            ],
-            batch_size=2000,
-        )
-        AnnotationLabel.objects.bulk_create(
-            [
-                AnnotationLabel(annotation_id=a.id, concept_id=concept_ids[c])
-                for a, c in zip(annotations, classes, strict=True)
-            ],
-            batch_size=5000,
-        )
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    seed_embedded(project, admin, labeled=count, unlabeled=0, spread=spread, seed=count)
     return project
-
-
-class Timers:
-    """Wraps module functions with timers (the calls themselves are unchanged)."""
-
-    def __init__(self, module, names: list[str]):
-        self.seconds: dict[str, float] = defaultdict(float)
-        self.module, self.originals = module, {n: getattr(module, n) for n in names}
-
-    def __enter__(self):
-        for name, original in self.originals.items():
-            setattr(self.module, name, self._timed(name, original))
-        return self
-
-    def __exit__(self, *exc):
-        for name, original in self.originals.items():
-            setattr(self.module, name, original)
-
-    def _timed(self, name, original):
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds[name] += time.perf_counter() - start
-
-        return timed
 
 
 def train_version(model) -> tuple[float, ModelVersion, dict[str, float]]:

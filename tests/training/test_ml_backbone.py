@@ -118,9 +118,16 @@ def test_given_images_then_pixel_features_are_256_grey_values_in_minus_1_1():
 # ---------------------------------------------------------------------------- features
 
 
-def test_given_a_backbone_name_then_embedder_returns_its_function():
-    assert embedder("pixels16") is pixels.embed
-    assert embedder("efficientnet_lite0") is backbone.embed
+def test_given_a_backbone_name_then_embedder_returns_its_two_steps():
+    assert embedder("pixels16").prepare is pixels.embed
+    lite0 = embedder("efficientnet_lite0")
+    assert (lite0.prepare, lite0.run) == (backbone.preprocess, backbone.forward)
+
+
+def test_given_images_then_the_pixels_embedder_gives_what_its_function_gives():
+    images = [Image.new("L", (8, 8), 255), Image.new("L", (8, 8), 0)]
+
+    np.testing.assert_array_equal(embedder("pixels16")(images), pixels.embed(images))
 
 
 def test_given_an_unknown_backbone_name_then_embedder_refuses():

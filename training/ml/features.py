@@ -1,11 +1,27 @@
 """The feature extractors a project's embeddings can come from, by name."""
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-Embedder = Callable[[Sequence[Image.Image]], np.ndarray]
+
+@dataclass(frozen=True)
+class Embedder:
+    """Images to vectors in two steps, so a pipeline can run them side by side: ``prepare``
+    (Pillow and numpy: resize, scale, stack into an array) and ``run`` (the network)."""
+
+    prepare: Callable[[Sequence[Image.Image]], np.ndarray]
+    run: Callable[[np.ndarray], np.ndarray]
+
+    def __call__(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.run(self.prepare(images))
+
+
+def _as_is(prepared: np.ndarray) -> np.ndarray:
+    return prepared
+
 
 # Every embedder resizes to at most this edge (the backbone's input), so a JPEG is decoded
 # at the smallest scale (1/2, 1/4, 1/8) that still covers it: a 4000x3000 photo costs what a
@@ -26,11 +42,11 @@ def embedder(name: str) -> Embedder:
     if name == "efficientnet_lite0":
         from training.ml import backbone
 
-        return backbone.embed
+        return Embedder(prepare=backbone.preprocess, run=backbone.forward)
     if name == "pixels16":
         from training.ml import pixels
 
-        return pixels.embed
+        return Embedder(prepare=pixels.embed, run=_as_is)
     raise ValueError(f"Unknown backbone {name!r}: efficientnet_lite0 or pixels16.")
 
 

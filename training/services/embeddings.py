@@ -14,11 +14,10 @@ import numpy as np
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
-from PIL import Image
 
 from labeling.models import Input, Project
 from labeling.storage import media_path
-from training.ml.features import embedder, from_stored, image_open, to_stored
+from training.ml.features import Embedder, embedder, from_stored, image_open, to_stored
 from training.models import Embedding, EmbeddingRun
 
 logger = logging.getLogger(__name__)
@@ -81,27 +80,29 @@ def _claim(project_id: int, now) -> bool:
 @dataclass
 class _Decoded:
     inputs: list[Input]
-    images: list[Image.Image]
+    prepared: np.ndarray | None  # the embedder's input for ``inputs``; None if there are none
     failures: list[tuple[Input, str]]
 
 
-def _decode(batch: list[Input]) -> _Decoded:
-    """Open a batch's files (no database access: this runs in the prefetch thread)."""
-    decoded = _Decoded(inputs=[], images=[], failures=[])
+def _decode(batch: list[Input], embed: Embedder) -> _Decoded:
+    """Open a batch's files and prepare them for the network (no database access: this
+    runs in the prefetch thread)."""
+    inputs, images, failures = [], [], []
     for input in batch:
         try:
-            decoded.images.append(image_open(media_path(input.file)))
-            decoded.inputs.append(input)
+            images.append(image_open(media_path(input.file)))
+            inputs.append(input)
         except (OSError, ValueError) as exc:
-            decoded.failures.append((input, str(exc)[:300]))
-    return decoded
+            failures.append((input, str(exc)[:300]))
+    prepared = embed.prepare(images) if images else None
+    return _Decoded(inputs=inputs, prepared=prepared, failures=failures)
 
 
 def embeddings_compute(*, project_id: int, batch_size: int | None = None) -> int:
     """Embed every input of the project that has none yet; returns how many were stored.
 
-    The next batch's files are decoded in a thread while the backbone runs on this one
-    (Pillow and torch both release the GIL), so decoding costs little wall time."""
+    The next batch's files are decoded and resized in a thread while the backbone runs on
+    this one (Pillow and torch both release the GIL), so that work costs little wall time."""
     batch_size = batch_size or settings.TRAINING_EMBED_BATCH
     if not _claim(project_id, timezone.now()):
         return 0
@@ -115,12 +116,13 @@ def embeddings_compute(*, project_id: int, batch_size: int | None = None) -> int
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as prefetch:
             batch = next_batch(0)
-            pending = prefetch.submit(_decode, batch) if batch else None
+            pending = prefetch.submit(_decode, batch, embed) if batch else None
             while pending is not None:
                 decoded = pending.result()
                 batch = next_batch(batch[-1].id)
-                pending = prefetch.submit(_decode, batch) if batch else None
-                _store(project_id, backbone, decoded, embed(decoded.images))
+                pending = prefetch.submit(_decode, batch, embed) if batch else None
+                vectors = embed.run(decoded.prepared) if decoded.inputs else []
+                _store(project_id, backbone, decoded, vectors)
                 stored += len(decoded.inputs)
                 EmbeddingRun.objects.filter(project_id=project_id).update(
                     heartbeat_at=timezone.now()
@@ -130,7 +132,7 @@ def embeddings_compute(*, project_id: int, batch_size: int | None = None) -> int
     return stored
 
 
-def _store(project_id: int, backbone: str, decoded: _Decoded, vectors: np.ndarray) -> None:
+def _store(project_id: int, backbone: str, decoded: _Decoded, vectors) -> None:
     """One batch's vectors, and an empty row with the reason for each file that failed."""
     for input, error in decoded.failures:
         logger.warning("input %s could not be embedded: %s", input.id, error)

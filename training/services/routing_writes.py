@@ -1,9 +1,10 @@
 """Bulk writes of a routing batch: the model's annotations, their labels, input statuses.
 
-Routing writes tens of thousands of rows a second, so on PostgreSQL each kind of row goes in
-one statement fed by arrays (``INSERT ... SELECT FROM unnest(...)``): no Django object per
-row, no per-row parameters. Elsewhere (SQLite) the ORM's ``bulk_create`` does the same job.
-Both paths write the same rows; the tests run on both databases.
+Routing writes tens of thousands of rows a second, so each kind of row goes in one statement
+fed by a single parameter: arrays on PostgreSQL (``INSERT ... SELECT FROM unnest(...)``), a
+JSON document on SQLite (``INSERT ... SELECT FROM json_each(?)``). No Django object and no
+parameter per row. Other databases get the ORM's ``bulk_create``. The tests run on both
+PostgreSQL and SQLite.
 """
 
 import json
@@ -18,6 +19,11 @@ from labeling.models import (
     AnnotationSource,
     Input,
     QueueSlot,
+)
+
+ANNOTATION_COLUMNS = (
+    "project_id, input_id, source, status, review_tier, dictionary_versions, disagreement,"
+    " model_version_id, model_band, provenance, client_token, created_at, updated_at"
 )
 
 
@@ -39,6 +45,8 @@ def model_annotations_insert(*, project_id: int, version_id: int, rows: list[Rou
         return
     if connection.vendor == "postgresql":
         _insert_postgresql(project_id, version_id, rows)
+    elif connection.vendor == "sqlite":
+        _insert_sqlite(project_id, version_id, rows)
     else:
         _insert_orm(project_id, version_id, rows)
 
@@ -89,9 +97,7 @@ def _insert_postgresql(project_id: int, version_id: int, rows: list[RoutedRow]) 
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {Annotation._meta.db_table} (project_id, input_id, source, status,"
-            " review_tier, dictionary_versions, disagreement, model_version_id, model_band,"
-            " provenance, client_token, created_at, updated_at)"
+            f"INSERT INTO {Annotation._meta.db_table} ({ANNOTATION_COLUMNS})"
             " SELECT %s, u.input_id, %s, u.status, u.tier, '{}'::jsonb, false, %s, u.band,"
             " u.provenance::jsonb, '', %s, %s"
             " FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::text[], %s::text[])"
@@ -111,7 +117,7 @@ def _insert_postgresql(project_id: int, version_id: int, rows: list[RoutedRow]) 
             ],
         )
         # one annotation per input in a batch: the input id tells which row got which id
-        annotation_of = dict((input_id, pk) for pk, input_id in cursor.fetchall())
+        annotation_of = {input_id: pk for pk, input_id in cursor.fetchall()}
         label_annotations, label_concepts, label_confidences = [], [], []
         for row in rows:
             for concept_id, confidence in row.labels:
@@ -122,6 +128,31 @@ def _insert_postgresql(project_id: int, version_id: int, rows: list[RoutedRow]) 
             f"INSERT INTO {AnnotationLabel._meta.db_table} (annotation_id, concept_id, confidence)"
             " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::float8[])",
             [label_annotations, label_concepts, label_confidences],
+        )
+
+
+def _insert_sqlite(project_id: int, version_id: int, rows: list[RoutedRow]) -> None:
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    document = json.dumps(
+        [[r.input_id, r.status, r.review_tier, r.band, json.dumps(r.provenance)] for r in rows]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Annotation._meta.db_table} ({ANNOTATION_COLUMNS})"
+            " SELECT %s, value ->> 0, %s, value ->> 1, value ->> 2, '{}', 0, %s, value ->> 3,"
+            " value ->> 4, '', %s, %s FROM json_each(%s) RETURNING id, input_id",
+            [project_id, AnnotationSource.MODEL, version_id, now, now, document],
+        )
+        annotation_of = {input_id: pk for pk, input_id in cursor.fetchall()}
+        labels = [
+            [annotation_of[row.input_id], concept_id, confidence]
+            for row in rows
+            for concept_id, confidence in row.labels
+        ]
+        cursor.execute(
+            f"INSERT INTO {AnnotationLabel._meta.db_table} (annotation_id, concept_id, confidence)"
+            " SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(%s)",
+            [json.dumps(labels)],
         )
 
 

@@ -30,6 +30,12 @@ def margins(probs: np.ndarray, layout: Layout) -> np.ndarray:
     return np.min(np.stack(parts, axis=1), axis=1)
 
 
+# k-means++ seeding looks at a sample this big at most: it picks k points, one after the
+# other, each from the distances to all candidates, which on 100,000 x 1,280 vectors cost
+# seconds per centre.
+SEED_SAMPLE = 10_000
+
+
 def clusters(features: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """k-means assignments and each point's distance to its centre (a few Lloyd rounds on
     normalised vectors, k-means++ seeding)."""
@@ -37,6 +43,21 @@ def clusters(features: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, n
     n = len(x)
     k = max(1, min(k, n))
     rng = np.random.default_rng(seed)
+    sample = x if n <= SEED_SAMPLE else x[rng.choice(n, SEED_SAMPLE, replace=False)]
+    centre = _seed_centres(sample, k, rng)
+    x_sq = _row_squares(x)
+    for _ in range(10):
+        assign = _squared_distances(x, x_sq, centre).argmin(axis=1)
+        centre = _means(x, assign, centre)
+    distances = _squared_distances(x, x_sq, centre)
+    assign = distances.argmin(axis=1)
+    return assign, np.sqrt(np.maximum(distances[np.arange(n), assign], 0))
+
+
+def _seed_centres(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++: each next centre drawn with probability proportional to its squared
+    distance from the nearest centre so far."""
+    n = len(x)
     centres = [x[rng.integers(n)]]
     closest = ((x - centres[0]) ** 2).sum(axis=1)
     for _ in range(1, k):
@@ -44,17 +65,21 @@ def clusters(features: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, n
         pick = rng.choice(n, p=closest / total) if total > 0 else rng.integers(n)
         centres.append(x[pick])
         closest = np.minimum(closest, ((x - x[pick]) ** 2).sum(axis=1))
-    centre = np.stack(centres)
-    for _ in range(10):
-        distances = _squared_distances(x, centre)
-        assign = distances.argmin(axis=1)
-        for c in range(k):
-            members = x[assign == c]
-            if len(members):
-                centre[c] = members.mean(axis=0)
-    distances = _squared_distances(x, centre)
-    assign = distances.argmin(axis=1)
-    return assign, np.sqrt(np.maximum(distances[np.arange(n), assign], 0))
+    return np.stack(centres)
+
+
+def _means(x: np.ndarray, assign: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Each cluster's mean (one matrix product, no copy per cluster); an empty cluster keeps
+    its centre."""
+    k = len(centre)
+    members = np.zeros((k, len(x)), dtype=x.dtype)
+    members[assign, np.arange(len(x))] = 1
+    counts = members.sum(axis=1)
+    sums = members @ x
+    filled = counts > 0
+    updated = centre.copy()
+    updated[filled] = sums[filled] / counts[filled, None]
+    return updated
 
 
 def interleave(assign: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -96,13 +121,19 @@ def priorities(
     return 1.0 - position / max(n, 1)
 
 
+def _row_squares(x: np.ndarray) -> np.ndarray:
+    """Each row's squared norm, without an (n, d) temporary."""
+    return np.einsum("ij,ij->i", x, x)
+
+
 def _normalised(features: np.ndarray) -> np.ndarray:
     x = np.asarray(features, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return x / np.maximum(np.sqrt(_row_squares(x)), 1e-12)[:, None]
 
 
-def _squared_distances(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    return (x * x).sum(1)[:, None] - 2 * x @ centres.T + (centres * centres).sum(1)[None, :]
+def _squared_distances(x: np.ndarray, x_sq: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(n, k) squared distances; ``x_sq`` is ``_row_squares(x)``, computed once by the caller."""
+    return x_sq[:, None] - 2 * (x @ centres.T) + _row_squares(centres)[None, :]
 
 
 def nearest(query: np.ndarray, features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

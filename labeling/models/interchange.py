@@ -58,6 +58,12 @@ class InterchangeJob(models.Model):
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
 
+    @property
+    def report_lines(self):
+        from labeling.interchange.report import report_lines
+
+        return report_lines(self.report) if self.report else []
+
 
 class Webhook(models.Model):
     """A URL an admin registered to hear about a project's events, with its signing secret."""

@@ -4,6 +4,7 @@ Every endpoint is scoped like the browser: a project outside the caller's member
 404, a member without the role a 403.
 """
 
+from django.db.models import F
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -202,10 +203,11 @@ class ConceptCreateSerializer(serializers.Serializer):
 
 
 def _concepts(project: Project):
+    """Top-level concepts first (NULL parents sort last on PostgreSQL, first on SQLite)."""
     return (
         Concept.objects.filter(project=project)
         .prefetch_related("synonyms")
-        .order_by("parent_id", "position", "id")
+        .order_by(F("parent_id").asc(nulls_first=True), "position", "id")
     )
 
 

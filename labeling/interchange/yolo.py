@@ -6,15 +6,14 @@ inputs without labels go to ``unlabeled/`` (Ultralytics ignores that folder). Ev
 inputs go under ``val/``. ``labels.csv`` (the CSV format plus a ``files`` column) carries
 what folders cannot: original names, hashes, statuses, authors, models, scores.
 
-Written as a stream: each image goes into the zip as its record arrives and the sidecar
-rows go to a spool file copied in at the end. The zip's central directory still grows by
-one small entry per file (the format needs it at the end).
+Written as a stream: each image goes into the zip as its record arrives, the sidecar rows go
+to a spool file copied in at the end, and the zip's central directory is spooled to disk
+too (``zipstream``), so memory stays flat however many images there are.
 """
 
 import hashlib
 import io
 import posixpath
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -33,6 +32,7 @@ from labeling.interchange.records import (
     join_list,
     split_list,
 )
+from labeling.interchange.zipstream import ZipStream
 
 FOLDER_SEPARATOR = "__"
 SIDECAR = "labels.csv"
@@ -56,7 +56,7 @@ def write_yolo(
     """Write the zip; ``read_image`` returns an input's bytes, or None when its file is gone
     (the input is then only in ``labels.csv``, and counted as missing)."""
     counts = {"inputs": 0, "labels": 0, "files": 0, "missing_images": 0}
-    with zipfile.ZipFile(out, "w", allowZip64=True) as archive:
+    with ZipStream(out) as archive:
         # Every class gets its folders, so class indices do not depend on which have images.
         for split in ("train", "val"):
             for concept in concepts:
@@ -77,7 +77,7 @@ def write_yolo(
                     counts["missing_images"] += 1
                     entries = []
                 for entry in entries:
-                    archive.writestr(entry, data, compress_type=zipfile.ZIP_STORED)
+                    archive.write(entry, data)
                 counts["files"] += len(entries)
                 counts["inputs"] += 1
                 counts["labels"] += len(record.labels)
@@ -91,9 +91,7 @@ def write_yolo(
                 extra_columns=["files"],
                 extra=lambda record: [join_list(current["files"])],
             )
-            spool.seek(0)
-            with archive.open(SIDECAR, "w", force_zip64=True) as sidecar:
-                shutil.copyfileobj(spool, sidecar)
+            archive.write_file(SIDECAR, spool)
     return counts
 
 

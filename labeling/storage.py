@@ -2,15 +2,23 @@
 
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 
 
+@lru_cache(maxsize=8)
+def _resolved(root: str) -> Path:
+    return Path(root).resolve()
+
+
 def media_path(relative: str) -> Path:
-    root = Path(settings.MEDIA_ROOT).resolve()
+    """The file under MEDIA_ROOT; refuses a path that leaves it (``..``, or a symlink that
+    points out), or that is the root itself."""
+    root = _resolved(str(settings.MEDIA_ROOT))
     path = (root / relative).resolve()
-    if root not in path.parents:
+    if path == root or not path.is_relative_to(root):
         raise ValueError(f"path escapes the media root: {relative}")
     return path
 

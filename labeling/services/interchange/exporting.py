@@ -90,28 +90,32 @@ def export_concepts(project: Project) -> tuple[list[ConceptRecord], dict[int, st
 def _labels_by_input(
     input_ids: list[int], statuses: list[str], paths: dict[int, str]
 ) -> dict[int, list[LabelRecord]]:
-    """The labels of a chunk of inputs, in one query. Answers to gold items are left out:
-    the gold item's known answer stands for them (see ``_gold_labels``)."""
+    """The labels of a chunk of inputs, in two queries: the annotations (by the input index),
+    then their labels (by the annotation index). One joined query let PostgreSQL hash-join
+    the whole label table, every project's, for each chunk. Answers to gold items are left
+    out: the gold item's known answer stands for them (see ``_gold_labels``)."""
+    annotations = {
+        row[0]: row[1:]
+        for row in Annotation.objects.filter(
+            input_id__in=input_ids, status__in=statuses, gold_correct__isnull=True
+        ).values_list(
+            "id",
+            "input_id",
+            "status",
+            "source",
+            "author__username",
+            "model_version__model__name",
+            "model_version__number",
+        )
+    }
     rows = (
-        AnnotationLabel.objects.filter(
-            annotation__input_id__in=input_ids,
-            annotation__status__in=statuses,
-            annotation__gold_correct__isnull=True,
-        )
+        AnnotationLabel.objects.filter(annotation_id__in=list(annotations))
         .order_by("annotation_id", "id")
-        .values_list(
-            "annotation__input_id",
-            "concept_id",
-            "confidence",
-            "annotation__status",
-            "annotation__source",
-            "annotation__author__username",
-            "annotation__model_version__model__name",
-            "annotation__model_version__number",
-        )
+        .values_list("annotation_id", "concept_id", "confidence")
     )
     labels: dict[int, list[LabelRecord]] = {}
-    for input_id, concept_id, confidence, status, source, author, model, version in rows:
+    for annotation_id, concept_id, confidence in rows:
+        input_id, status, source, author, model, version = annotations[annotation_id]
         labels.setdefault(input_id, []).append(
             LabelRecord(
                 concept=paths[concept_id],

@@ -46,6 +46,7 @@ django.setup()  # for labeling.demo's digit_png; nothing here touches the databa
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from common import machine  # noqa: E402
+from django.conf import settings  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from labeling.demo import digit_png  # noqa: E402
@@ -147,7 +148,10 @@ def auto_labels(head, x, t, held, seed, target_precision=0.99, band=0.2) -> dict
     scores = decision_scores(probs, LAYOUT)
     y, _ = targets_of(t[tune])
     thresholds = [
-        tune_threshold(scores[:, c], y[:, c], target_precision).threshold for c in range(CLASSES)
+        tune_threshold(
+            scores[:, c], y[:, c], target_precision, min_kept=settings.TRAINING_THRESHOLD_MIN_KEPT
+        ).threshold
+        for c in range(CLASSES)
     ]
     bands, labels = route(head.probabilities(x[rest]), LAYOUT, thresholds, band)
     auto = bands == AUTO

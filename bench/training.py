@@ -89,7 +89,12 @@ def pure(project: Project) -> dict[str, float]:
     metrics = evaluate(probs, scores, ey, eknown, layout)
     for column in range(layout.width):
         rows = eknown[:, column]
-        tune_threshold(scores[rows, column], ey[rows, column], project.target_precision)
+        tune_threshold(
+            scores[rows, column],
+            ey[rows, column],
+            project.target_precision,
+            min_kept=settings.TRAINING_THRESHOLD_MIN_KEPT,
+        )
     evaluated = time.perf_counter() - start
     return {
         "load": load,

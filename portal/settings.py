@@ -177,6 +177,8 @@ TRAINING_EMBED_BATCH = env_int("TRAINING_EMBED_BATCH", 32)
 TRAINING_ROUTE_BATCH = env_int("TRAINING_ROUTE_BATCH", 5000)
 TRAINING_STALE_MINUTES = env_int("TRAINING_STALE_MINUTES", 10)
 TRAINING_MAX_ATTEMPTS = env_int("TRAINING_MAX_ATTEMPTS", 2)
+# A concept's automatic-label threshold must rest on at least this many eval inputs above it.
+TRAINING_THRESHOLD_MIN_KEPT = env_int("TRAINING_THRESHOLD_MIN_KEPT", 10)
 # Tests only: seconds a training run sleeps mid-way, so a test can kill its worker there.
 TRAINING_TEST_PAUSE = float(os.environ.get("TRAINING_TEST_PAUSE", "0") or 0)
 

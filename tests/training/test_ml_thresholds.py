@@ -157,3 +157,13 @@ def test_given_random_scores_then_a_threshold_always_meets_the_target():
 
     # the check is not empty: most random cases do get a threshold
     assert found > 200
+
+
+def test_given_too_few_eval_inputs_above_the_cut_then_there_is_no_threshold():
+    # two right answers at the top, then a miss: a cut after two says nothing yet
+    scores = np.array([0.99, 0.98, 0.60, 0.50])
+    truth = np.array([True, True, False, True])
+
+    assert tune_threshold(scores, truth, 0.99, warmup=0).threshold == 0.98
+    no_evidence = tune_threshold(scores, truth, 0.99, warmup=0, min_kept=3)
+    assert (no_evidence.threshold, no_evidence.kept, no_evidence.coverage) == (None, 0, 0.0)

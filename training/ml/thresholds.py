@@ -5,6 +5,11 @@ the first cut where the precision of everything above falls below the target: th
 is the lowest score kept. Stopping at the first dip (rather than taking the lowest threshold
 that happens to reach the target again further down) keeps small eval sets from buying
 coverage by luck. No cut reaches the target: the concept is never labeled automatically.
+
+A threshold must also rest on at least ``min_kept`` eval inputs above it: a cut kept because
+one or two eval examples happened to score high says nothing about the next thousand
+inputs, so with too little evidence the concept is not labeled automatically either (the
+model's confident guesses then go to review as suggestions).
 """
 
 from dataclasses import asdict, dataclass
@@ -25,7 +30,7 @@ class Tuned:
 
 
 def tune_threshold(
-    scores: np.ndarray, truth: np.ndarray, target: float, *, warmup: int = 5
+    scores: np.ndarray, truth: np.ndarray, target: float, *, warmup: int = 5, min_kept: int = 1
 ) -> Tuned:
     scores = np.asarray(scores, dtype=np.float64)
     truth = np.asarray(truth, dtype=bool)
@@ -47,7 +52,7 @@ def tune_threshold(
                 break
             continue
         best = k
-    if best < 0 or hits[best] == 0:
+    if best < 0 or hits[best] == 0 or best + 1 < min_kept:
         return Tuned(None, None, 0.0 if positives else None, 0.0, 0)
     return Tuned(
         threshold=float(sorted_scores[best]),

@@ -265,7 +265,12 @@ def _evaluate(head: Head, evaluation: Dataset, layout: Layout, target: float):
     thresholds = {}
     for column, concept_id in enumerate(layout.concept_ids):
         rows = known[:, column]
-        tuned = tune_threshold(scores[rows, column], y[rows, column], target)
+        tuned = tune_threshold(
+            scores[rows, column],
+            y[rows, column],
+            target,
+            min_kept=settings.TRAINING_THRESHOLD_MIN_KEPT,
+        )
         thresholds[str(concept_id)] = tuned.to_dict()
     metrics["target_precision"] = target
     return metrics, thresholds

@@ -65,7 +65,9 @@ def test_given_an_unreachable_target_then_there_is_no_threshold():
 
     tuned = tune_threshold(SCORES, truth, 0.9)
 
-    assert tuned == Tuned(threshold=None, precision=None, recall=0.0, coverage=0.0, kept=0)
+    assert tuned == Tuned(
+        threshold=None, precision=None, recall=0.0, coverage=0.0, kept=0, missing="target"
+    )
 
 
 def test_given_no_positives_then_there_is_no_threshold_and_no_recall():
@@ -115,6 +117,7 @@ def test_given_a_tuned_threshold_then_to_dict_has_every_field():
         "recall": 8 / 49,
         "coverage": 8 / 50,
         "kept": 8,
+        "missing": None,
     }
 
 
@@ -167,3 +170,5 @@ def test_given_too_few_eval_inputs_above_the_cut_then_there_is_no_threshold():
     assert tune_threshold(scores, truth, 0.99, warmup=0).threshold == 0.98
     no_evidence = tune_threshold(scores, truth, 0.99, warmup=0, min_kept=3)
     assert (no_evidence.threshold, no_evidence.kept, no_evidence.coverage) == (None, 0, 0.0)
+    assert no_evidence.missing == "evidence"
+    assert tune_threshold(scores, ~truth, 0.99, warmup=0).missing == "target"

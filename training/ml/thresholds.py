@@ -24,6 +24,8 @@ class Tuned:
     recall: float | None
     coverage: float  # share of eval inputs at or above the threshold
     kept: int  # eval inputs at or above the threshold
+    # without a threshold, why: "target" (no cut reaches it) or "evidence" (too few kept)
+    missing: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,8 +54,10 @@ def tune_threshold(
                 break
             continue
         best = k
-    if best < 0 or hits[best] == 0 or best + 1 < min_kept:
-        return Tuned(None, None, 0.0 if positives else None, 0.0, 0)
+    if best < 0 or hits[best] == 0:
+        return Tuned(None, None, 0.0 if positives else None, 0.0, 0, missing="target")
+    if best + 1 < min_kept:
+        return Tuned(None, None, 0.0 if positives else None, 0.0, 0, missing="evidence")
     return Tuned(
         threshold=float(sorted_scores[best]),
         precision=float(precision[best]),

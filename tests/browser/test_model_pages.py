@@ -38,9 +38,11 @@ def digits(settings, project, admin):
 
 
 @pytest.fixture
-def trained(transactional_db, digits, admin):
+def trained(transactional_db, digits, admin, settings):
     """Version 1, trained, promoted and routed in this process: Celery is eager here, and on
-    a transactional database the run's task is sent at once, on commit."""
+    a transactional database the run's task is sent at once, on commit. Its 27 eval inputs
+    are fewer than the evidence a threshold needs by default, so the bar is lowered."""
+    settings.TRAINING_THRESHOLD_MIN_KEPT = 3
     project, concepts, items = digits
     version = version_queue(model=model_router_ensure(project=project), actor=admin)
     version.refresh_from_db()
@@ -305,3 +307,26 @@ def test_annotator_gets_403_on_the_models_page(live_server, new_context, project
     assert response.status == 403
     page.goto(f"{live_server.url}/projects/{project.id}/")
     expect(page.locator("nav.tabs").get_by_role("link", name="Models")).to_have_count(0)
+
+
+def test_a_concept_with_too_few_eval_labels_says_so_and_its_slider_labels_nothing(
+    live_server, new_context, trained, admin
+):
+    project, version, concepts = trained
+    # given digit 2's threshold was withheld for lack of evidence
+    concept = concepts[2]
+    withheld = {"threshold": None, "precision": None, "recall": 0.0, "coverage": 0.0, "kept": 0}
+    version.thresholds[str(concept.id)] = {**withheld, "missing": "evidence"}
+    version.save(update_fields=["thresholds"])
+    page = new_context().new_page()
+    login(page, live_server, admin.username, PASSWORD)
+
+    # when the admin opens the version
+    page.goto(f"{live_server.url}/projects/{project.id}/models/versions/{version.id}/")
+
+    # then its row says why it has no threshold, and its slider starts where nothing is auto
+    row = page.locator("#concept-metrics tbody tr").nth(2)
+    expect(row).to_contain_text("too few eval labels")
+    expect(row.locator("td").last).to_have_text("0 %")
+    assert page.get_by_label(f"Threshold for {concept.name}").input_value() == "1"
+    expect(page.locator(f"#thr-{concept.id} .thr-coverage")).to_have_text("0 %")

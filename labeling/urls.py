@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path, register_converter
 
 from labeling.views import (
     account,
@@ -14,6 +14,21 @@ from labeling.views import (
     taxonomy,
 )
 from training import views as training_views
+
+
+class ImageVariantConverter:
+    """``<image_variant:name>``: which file of an image a URL serves."""
+
+    regex = "file|thumb"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ImageVariantConverter, "image_variant")
 
 app_name = "labeling"
 
@@ -67,13 +82,13 @@ urlpatterns = [
         name="draft_submit",
     ),
     path("projects/<id:project_id>/inputs/", inputs.input_list, name="inputs"),
-    re_path(
-        r"^projects/(?P<project_id>\d+)/inputs/(?P<input_id>\d+)/(?P<variant>file|thumb)/$",
+    path(
+        "projects/<id:project_id>/inputs/<id:input_id>/<image_variant:variant>/",
         inputs.input_image,
         name="input_image",
     ),
-    re_path(
-        r"^projects/(?P<project_id>\d+)/examples/(?P<example_id>\d+)/(?P<variant>file|thumb)/$",
+    path(
+        "projects/<id:project_id>/examples/<id:example_id>/<image_variant:variant>/",
         inputs.example_image,
         name="example_image",
     ),

@@ -327,3 +327,12 @@ def test_malformed_taxonomy_change_is_a_client_error_not_a_crash(client, world, 
     response = login(client, admin).post(world.url("taxonomy_action"), data)
 
     assert 400 <= response.status_code < 500
+
+
+@pytest.mark.parametrize("kind", ["inputs", "examples"])
+def test_an_image_id_too_big_for_the_database_is_404(client, world, admin, kind):
+    client.force_login(admin)
+
+    response = client.get(f"/projects/{world.project.id}/{kind}/{2**64}/thumb/")
+
+    assert response.status_code == 404

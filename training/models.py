@@ -148,6 +148,17 @@ class ModelVersion(models.Model):
             return (self.finished_at - self.started_at).total_seconds()
         return None
 
+    @property
+    def thresholds_held(self) -> dict[str, int]:
+        """How many concepts it labels automatically, and why the others are withheld."""
+        tuned = self.thresholds.values()
+        withheld = [t for t in tuned if t.get("threshold") is None]
+        return {
+            "concepts": len(tuned),
+            "auto": len(tuned) - len(withheld),
+            "evidence": sum(t.get("missing") == "evidence" for t in withheld),
+        }
+
 
 class Prediction(models.Model):
     """An on-demand prediction of a new image, answered by a worker (the web process never

@@ -66,6 +66,36 @@ def test_models_page_shows_live_version_and_versions(client, trained, admin):
     assert "● live" in page
 
 
+def test_models_page_says_when_concepts_are_withheld_for_lack_of_eval_labels(
+    client, trained, admin
+):
+    project, version, *_ = trained
+    keys = sorted(version.thresholds)
+    withheld = {"threshold": None, "kept": 0, "coverage": 0.0, "missing": "evidence"}
+    version.thresholds = {
+        **{k: {**version.thresholds[k], "threshold": 0.9} for k in keys},
+        keys[0]: withheld,
+    }
+    version.save(update_fields=["thresholds"])
+    client.force_login(admin)
+
+    page = client.get(url("models", project)).content.decode()
+
+    assert 'id="thresholds-withheld"' in page
+    assert f"labels {len(keys) - 1} of {len(keys)} concepts automatically; 1 need" in page
+
+
+def test_models_page_says_nothing_when_every_concept_has_a_threshold(client, trained, admin):
+    project, version, *_ = trained
+    version.thresholds = {k: {**t, "threshold": 0.9} for k, t in version.thresholds.items()}
+    version.save(update_fields=["thresholds"])
+    client.force_login(admin)
+
+    page = client.get(url("models", project)).content.decode()
+
+    assert 'id="thresholds-withheld"' not in page
+
+
 def test_train_now_queues_one_run_only(client, trained, admin):
     project, *_ = trained
     client.force_login(admin)

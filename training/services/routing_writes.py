@@ -3,8 +3,7 @@
 Routing writes tens of thousands of rows a second, so each kind of row goes in one statement
 fed by a single parameter: arrays on PostgreSQL (``INSERT ... SELECT FROM unnest(...)``), a
 JSON document on SQLite (``INSERT ... SELECT FROM json_each(?)``). No Django object and no
-parameter per row. Other databases get the ORM's ``bulk_create``. The tests run on both
-PostgreSQL and SQLite.
+parameter per row. The portal runs on these two databases only, and the tests run on both.
 """
 
 import json
@@ -45,10 +44,8 @@ def model_annotations_insert(*, project_id: int, version_id: int, rows: list[Rou
         return
     if connection.vendor == "postgresql":
         _insert_postgresql(project_id, version_id, rows)
-    elif connection.vendor == "sqlite":
-        _insert_sqlite(project_id, version_id, rows)
     else:
-        _insert_orm(project_id, version_id, rows)
+        _insert_sqlite(project_id, version_id, rows)
 
 
 def inputs_status_set(*, statuses: dict[int, str]) -> None:
@@ -154,28 +151,3 @@ def _insert_sqlite(project_id: int, version_id: int, rows: list[RoutedRow]) -> N
             " SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(%s)",
             [json.dumps(labels)],
         )
-
-
-def _insert_orm(project_id: int, version_id: int, rows: list[RoutedRow]) -> None:
-    created = Annotation.objects.bulk_create(
-        [
-            Annotation(
-                project_id=project_id,
-                input_id=row.input_id,
-                source=AnnotationSource.MODEL,
-                status=row.status,
-                review_tier=row.review_tier,
-                model_version_id=version_id,
-                model_band=row.band,
-                provenance=row.provenance,
-            )
-            for row in rows
-        ]
-    )
-    AnnotationLabel.objects.bulk_create(
-        [
-            AnnotationLabel(annotation_id=annotation.id, concept_id=concept_id, confidence=score)
-            for annotation, row in zip(created, rows, strict=True)
-            for concept_id, score in row.labels
-        ]
-    )

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from labeling.models.jobs import BackgroundJob
+
 
 class Split(models.TextChoices):
     TRAIN = "train", "Train"
@@ -53,7 +55,7 @@ class Input(models.Model):
         return self.original_name
 
 
-class UploadBatch(models.Model):
+class UploadBatch(BackgroundJob):
     """Files received in one upload, processed by a background task with visible progress."""
 
     class Status(models.TextChoices):
@@ -71,14 +73,6 @@ class UploadBatch(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     total = models.PositiveIntegerField(default=0, help_text="Items known so far.")
     processed = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"Upload {self.id} ({self.status})"
@@ -86,10 +80,6 @@ class UploadBatch(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.processed / self.total) if self.total else 0
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in {self.Status.DONE, self.Status.FAILED}
 
 
 class UploadItem(models.Model):

@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.db import models
 
+from labeling.models.jobs import BackgroundJob
 
-class InterchangeJob(models.Model):
+
+class InterchangeJob(BackgroundJob):
     """An export or import in one of the interchange formats, run in the background with
     progress the browser and the API poll."""
 
@@ -35,17 +37,9 @@ class InterchangeJob(models.Model):
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     report = models.JSONField(default=dict, blank=True, help_text="Counts and problems.")
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.format} #{self.id} ({self.status})"
@@ -53,10 +47,6 @@ class InterchangeJob(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.done / self.total) if self.total else 0
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
 
     @property
     def report_lines(self):

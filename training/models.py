@@ -149,6 +149,15 @@ class ModelVersion(models.Model):
         return None
 
     @property
+    def state(self) -> str:
+        """Its status as people see it: a rolled-back version says so instead of "Ready"."""
+        return "Rolled back" if self.rolled_back_at else self.get_status_display()
+
+    @property
+    def state_class(self) -> str:
+        return "rejected" if self.rolled_back_at else self.status
+
+    @property
     def thresholds_held(self) -> dict[str, int]:
         """How many concepts it labels automatically, and why the others are withheld."""
         tuned = self.thresholds.values()

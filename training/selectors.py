@@ -3,7 +3,7 @@
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from labeling.models import (
     Annotation,
@@ -14,8 +14,10 @@ from labeling.models import (
     ReviewDecision,
 )
 from labeling.selectors import label_choices
+from training.ml.intervals import Interval, wilson_interval
 from training.ml.layout import Layout
 from training.models import MLModel, ModelVersion
+from training.services.embeddings import LoopProgress, loop_progress
 
 
 def project_layout(project: Project) -> Layout:
@@ -68,6 +70,60 @@ def active_version(project: Project) -> ModelVersion | None:
     return model.active_version if model else None
 
 
+def _labels_of(version: ModelVersion):
+    """The version's labels still in force: accepted or waiting for review."""
+    return Annotation.objects.filter(
+        model_version=version,
+        source=AnnotationSource.MODEL,
+        status__in=[AnnotationStatus.ACCEPTED, AnnotationStatus.PENDING_REVIEW],
+    )
+
+
+def _confirmed():
+    return ReviewDecision.objects.filter(
+        annotation=OuterRef("pk"), action=ReviewDecision.Action.APPROVE
+    )
+
+
+def unconfirmed_labels(version: ModelVersion):
+    """What a rollback takes back: the version's labels no reviewer approved."""
+    return _labels_of(version).exclude(Exists(_confirmed()))
+
+
+@dataclass(frozen=True)
+class RollbackCounts:
+    automatic: int  # automatic labels (above the threshold), spot checks waiting included
+    suggestions: int  # open suggestions (doubt band) waiting for review
+    kept: int  # labels a reviewer approved: a person's labels now, not taken back
+
+    @property
+    def taken_back(self) -> int:
+        return self.automatic + self.suggestions
+
+
+def rollback_message(number: int, counts: RollbackCounts) -> str:
+    kept = f"; {counts.kept:,} confirmed by reviewers kept" if counts.kept else "; nothing was kept"
+    return (
+        f"Version {number} rolled back: {counts.automatic:,} automatic labels and "
+        f"{counts.suggestions:,} open suggestions taken back{kept}."
+    )
+
+
+def rollback_counts(version: ModelVersion) -> RollbackCounts:
+    """What rolling the version back would take back now, and what it would keep."""
+    rows = (
+        _labels_of(version)
+        .annotate(confirmed=Exists(_confirmed()))
+        .values_list("model_band", "confirmed")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = {"auto": 0, "doubt": 0, "kept": 0}
+    for band, confirmed, n in rows:
+        counts["kept" if confirmed else ("auto" if band == "auto" else "doubt")] += n
+    return RollbackCounts(counts["auto"], counts["doubt"], counts["kept"])
+
+
 @dataclass(frozen=True)
 class SpotCheck:
     checked: int
@@ -78,11 +134,22 @@ class SpotCheck:
         return self.confirmed / self.checked if self.checked else None
 
 
+# a rollback also leaves a decision on the labels it takes back, but it is not a check
+REVIEWER_VERDICTS = [
+    ReviewDecision.Action.APPROVE,
+    ReviewDecision.Action.REJECT,
+    ReviewDecision.Action.CORRECT,
+]
+
+
 def auto_label_precision(project: Project, version: ModelVersion | None = None) -> SpotCheck:
     """Measured precision of automatic labels: of the spot-checked ones a reviewer decided
     (first decision), the share approved as they were."""
     decisions = ReviewDecision.objects.filter(
-        project=project, annotation__source=AnnotationSource.MODEL, annotation__model_band="auto"
+        project=project,
+        annotation__source=AnnotationSource.MODEL,
+        annotation__model_band="auto",
+        action__in=REVIEWER_VERDICTS,
     )
     if version is not None:
         decisions = decisions.filter(annotation__model_version=version)
@@ -106,6 +173,41 @@ class ConceptReport:
     tuned: dict
     pr_points: str  # SVG polyline points: recall → x, precision → y
     tuned_point: tuple[float, float] | None
+    evidence: int  # eval inputs at or above the (best) cut
+    evidence_hits: int  # of them, labeled with this concept
+    interval: Interval | None  # 95 % Wilson interval of the precision there
+
+    @property
+    def interval_bar(self) -> tuple[float, float]:
+        """(left, width) of the interval drawn on a 0–100 % bar."""
+        if self.interval is None:
+            return (0.0, 0.0)
+        low, high = self.interval.low, self.interval.high
+        return (round(100 * low, 1), round(100 * (high - low), 1))
+
+    @property
+    def withheld(self) -> str:
+        """Why the concept has no threshold, in words; "" when it has one."""
+        if self.tuned.get("threshold") is not None:
+            return ""
+        if not self.metrics.get("support"):
+            return "no eval labels yet"
+        if self.tuned.get("missing") == "evidence":
+            return "too few eval labels"
+        return "out of reach"
+
+
+def _evidence(tuned: dict) -> tuple[int, int]:
+    """(inputs, right ones) a threshold rests on; older versions stored only kept/precision."""
+    if "evidence" in tuned:
+        return tuned["evidence"], tuned["evidence_hits"]
+    kept = tuned.get("kept") or 0
+    return kept, round((tuned.get("precision") or 0) * kept)
+
+
+def withheld_concepts(version: ModelVersion) -> list[ConceptReport]:
+    """The concepts the version does not label automatically, each with its reason."""
+    return [c for c in version_report(version)["concepts"] if c.withheld]
 
 
 def _pr_points(curve: dict) -> str:
@@ -130,6 +232,7 @@ def version_report(version: ModelVersion) -> dict:
         point = None
         if tuned.get("recall") is not None and tuned.get("precision") is not None:
             point = (tuned["recall"] * CHART_W, (1 - tuned["precision"]) * CHART_H)
+        evidence, hits = _evidence(tuned)
         concepts.append(
             ConceptReport(
                 concept_id=int(concept_id),
@@ -138,6 +241,9 @@ def version_report(version: ModelVersion) -> dict:
                 tuned=tuned,
                 pr_points=_pr_points(metrics["curve"]),
                 tuned_point=point,
+                evidence=evidence,
+                evidence_hits=hits,
+                interval=wilson_interval(hits, evidence),
             )
         )
     confusions = []
@@ -204,20 +310,59 @@ def similar_inputs(input, k: int = 12) -> list[tuple[object, float]]:
 
 
 @dataclass(frozen=True)
+class VersionLabels:
+    """A version's labels that stand now. "Labeled automatically" means one thing
+    everywhere: inputs whose score passed the threshold and whose label stands, accepted or
+    waiting for its spot check (a sampled share of them)."""
+
+    automatic: int
+    awaiting_check: int  # of ``automatic``: spot checks not decided yet
+    suggestions: int  # doubt band, waiting for review
+
+
+def version_label_counts(version: ModelVersion | None) -> VersionLabels:
+    if version is None:
+        return VersionLabels(0, 0, 0)
+    rows = (
+        _labels_of(version).values_list("model_band", "status").annotate(n=Count("id")).order_by()
+    )
+    automatic = awaiting = suggestions = 0
+    for band, status, n in rows:
+        if band == "auto":
+            automatic += n
+            awaiting += n if status == AnnotationStatus.PENDING_REVIEW else 0
+        elif status == AnnotationStatus.PENDING_REVIEW:
+            suggestions += n
+    return VersionLabels(automatic, awaiting, suggestions)
+
+
+def live_spot_check(project: Project) -> SpotCheck:
+    """Spot-check precision of the live version's own automatic labels (not of earlier or
+    rolled-back versions)."""
+    version = active_version(project)
+    return auto_label_precision(project, version) if version else SpotCheck(0, 0)
+
+
+@dataclass(frozen=True)
 class ModelSummary:
     version: ModelVersion | None
-    spot: SpotCheck
-    automatic: int  # accepted automatic labels of the live version
+    spot: SpotCheck  # the live version's own spot checks
+    labels: VersionLabels  # the live version's standing labels
+    progress: LoopProgress  # embedding, and when the first model is due
+    rolled_back: ModelVersion | None  # the latest version rolled back, shown as such
 
 
 def model_summary(project: Project) -> ModelSummary:
     """What the dashboard shows of the model loop."""
     version = active_version(project)
-    automatic = (
-        Annotation.objects.filter(
-            model_version=version, status=AnnotationStatus.ACCEPTED, model_band="auto"
-        ).count()
-        if version
-        else 0
+    spot = auto_label_precision(project, version) if version else SpotCheck(0, 0)
+    rolled_back = (
+        ModelVersion.objects.filter(
+            model__project=project, model__routes=True, rolled_back_at__isnull=False
+        )
+        .order_by("-rolled_back_at")
+        .first()
     )
-    return ModelSummary(version, auto_label_precision(project), automatic)
+    return ModelSummary(
+        version, spot, version_label_counts(version), loop_progress(project), rolled_back
+    )

@@ -1,6 +1,7 @@
 """Model pages: train, watch progress, read metrics, move thresholds, promote, roll back;
 and "find similar" on an input. Admins only, but for "similar"."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,11 +17,16 @@ from training.forms import LoopSettingsForm
 from training.models import ModelVersion
 from training.selectors import (
     auto_label_precision,
+    live_spot_check,
+    rollback_counts,
+    rollback_message,
     similar_inputs,
     threshold_view,
+    version_label_counts,
     version_report,
+    withheld_concepts,
 )
-from training.services.embeddings import embedding_progress
+from training.services.embeddings import loop_progress
 from training.services.routing import version_rollback
 from training.services.versions import model_router_ensure, version_promote, version_queue
 
@@ -50,11 +56,10 @@ def _render_page(request, project: Project, form) -> HttpResponse:
     context.update(
         form=form,
         versions=model.versions.order_by("-number")[:50],
-        embeddings=embedding_progress(project),
-        spot=auto_label_precision(project),
-        active_spot=auto_label_precision(project, model.active_version)
-        if model.active_version
-        else None,
+        progress=loop_progress(project),
+        spot=live_spot_check(project),
+        withheld=withheld_concepts(model.active_version) if model.active_version else [],
+        min_evidence=settings.TRAINING_THRESHOLD_MIN_KEPT,
     )
     return render(request, "training/models.html", context)
 
@@ -105,13 +110,27 @@ def model_run(request: HttpRequest, project: Project) -> HttpResponse:
     return response
 
 
-def _version(project: Project, version_id: int) -> ModelVersion:
-    return get_object_or_404(_versions(project).select_related("model"), id=version_id)
+@project_view()
+def loop_progress_view(request: HttpRequest, project: Project) -> HttpResponse:
+    """Embedding progress and when the first model is due (polled by the dashboard and the
+    Models tab); once done, the polling page reloads to show what changed."""
+    progress = loop_progress(project)
+    response = render(
+        request, "training/_progress.html", {"project": project, "progress": progress}
+    )
+    if request.GET.get("polling") and not progress.busy:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def _version(project: Project, number: int) -> ModelVersion:
+    """The routing model's version by the number the pages show (v3 is /versions/3/)."""
+    return get_object_or_404(_versions(project).select_related("model"), number=number)
 
 
 @project_view(ADMIN)
-def model_version(request: HttpRequest, project: Project, version_id: int) -> HttpResponse:
-    version = _version(project, version_id)
+def model_version(request: HttpRequest, project: Project, number: int) -> HttpResponse:
+    version = _version(project, number)
     return render(
         request,
         "training/version.html",
@@ -121,13 +140,16 @@ def model_version(request: HttpRequest, project: Project, version_id: int) -> Ht
             "model": version.model,
             "report": version_report(version),
             "spot": auto_label_precision(project, version),
+            "labels": version_label_counts(version),
+            "min_evidence": settings.TRAINING_THRESHOLD_MIN_KEPT,
+            "rollback": rollback_counts(version) if version.promoted_at else None,
         },
     )
 
 
 @project_view(ADMIN)
-def model_threshold(request: HttpRequest, project: Project, version_id: int) -> HttpResponse:
-    version = _version(project, version_id)
+def model_threshold(request: HttpRequest, project: Project, number: int) -> HttpResponse:
+    version = _version(project, number)
     try:
         concept_id = int(request.GET.get("concept", ""))
         threshold = min(max(float(request.GET.get("t", "")), 0.0), 1.0)
@@ -139,23 +161,21 @@ def model_threshold(request: HttpRequest, project: Project, version_id: int) -> 
 
 @project_view(ADMIN)
 @require_POST
-def model_version_action(request: HttpRequest, project: Project, version_id: int):
-    version = _version(project, version_id)
+def model_version_action(request: HttpRequest, project: Project, number: int):
+    version = _version(project, number)
     action = request.POST.get("action")
     try:
         if action == "promote":
             version_promote(version=version, actor=request.user)
             messages.success(request, f"Version {version.number} is live; routing started.")
         elif action == "rollback":
-            taken = version_rollback(version=version, actor=request.user)
-            messages.success(
-                request, f"Version {version.number} rolled back: {taken} automatic labels removed."
-            )
+            counts = version_rollback(version=version, actor=request.user)
+            messages.success(request, rollback_message(version.number, counts))
         else:
             raise ServiceError(f"Unknown action {action!r}.")
     except ServiceError as exc:
         messages.error(request, str(exc))
-    return redirect("labeling:model_version", project.id, version.id)
+    return redirect("labeling:model_version", project.id, version.number)
 
 
 @project_view()
@@ -173,18 +193,19 @@ urlpatterns = [
     path("projects/<id:project_id>/models/settings/", model_settings, name="model_settings"),
     path("projects/<id:project_id>/models/train/", model_train, name="model_train"),
     path("projects/<id:project_id>/models/run/", model_run, name="model_run"),
+    path("projects/<id:project_id>/models/progress/", loop_progress_view, name="loop_progress"),
     path(
-        "projects/<id:project_id>/models/versions/<id:version_id>/",
+        "projects/<id:project_id>/models/versions/<id:number>/",
         model_version,
         name="model_version",
     ),
     path(
-        "projects/<id:project_id>/models/versions/<id:version_id>/threshold/",
+        "projects/<id:project_id>/models/versions/<id:number>/threshold/",
         model_threshold,
         name="model_threshold",
     ),
     path(
-        "projects/<id:project_id>/models/versions/<id:version_id>/action/",
+        "projects/<id:project_id>/models/versions/<id:number>/action/",
         model_version_action,
         name="model_version_action",
     ),

@@ -62,6 +62,8 @@ class ReviewDecision(models.Model):
         REJECT = "reject", "Rejected"
         CORRECT = "correct", "Corrected"
         CONSENSUS = "consensus", "Accepted by consensus"
+        # not a reviewer's verdict: an admin took a model version's unconfirmed labels back
+        ROLLBACK = "rollback", "Rolled back"
 
     project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
     annotation = models.ForeignKey(

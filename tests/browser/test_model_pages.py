@@ -284,7 +284,7 @@ def test_slider_starts_with_the_coverage_the_table_states(live_server, new_conte
     login(page, live_server, admin.username, PASSWORD)
 
     # when the admin opens a version whose tuned thresholds lie between 0.97 and 1
-    page.goto(f"{live_server.url}/projects/{project.id}/models/versions/{version.id}/")
+    page.goto(f"{live_server.url}/projects/{project.id}/models/versions/{version.number}/")
 
     # then each slider's first readout gives the auto coverage of the per-concept table
     for row, concept in zip(
@@ -322,7 +322,7 @@ def test_a_concept_with_too_few_eval_labels_says_so_and_its_slider_labels_nothin
     login(page, live_server, admin.username, PASSWORD)
 
     # when the admin opens the version
-    page.goto(f"{live_server.url}/projects/{project.id}/models/versions/{version.id}/")
+    page.goto(f"{live_server.url}/projects/{project.id}/models/versions/{version.number}/")
 
     # then its row says why it has no threshold, and its slider starts where nothing is auto
     row = page.locator("#concept-metrics tbody tr").nth(2)

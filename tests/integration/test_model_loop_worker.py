@@ -91,7 +91,7 @@ def test_upload_embed_train_route_and_roll_back(worker, digits):
     taken = version_rollback(version=version, actor=admin)
 
     # then: none of them stands, and the inputs are back with the annotators
-    assert taken == version.routing["auto"] + version.routing["doubt"]
+    assert taken.taken_back == version.routing["auto"] + version.routing["doubt"]
     assert not mine.filter(
         status__in=[AnnotationStatus.ACCEPTED, AnnotationStatus.PENDING_REVIEW]
     ).exists()

@@ -36,7 +36,7 @@ def test_train_promote_route_and_roll_back(digits_project, admin):
     assert tally["auto"] + tally["doubt"] + tally["low"] == tally["total"]
 
     taken = version_rollback(version=version, actor=admin)
-    assert taken == tally["auto"] + tally["doubt"]
+    assert taken.taken_back == tally["auto"] + tally["doubt"]
     assert not Annotation.objects.filter(
         model_version=version,
         status__in=[AnnotationStatus.ACCEPTED, AnnotationStatus.PENDING_REVIEW],

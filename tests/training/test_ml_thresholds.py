@@ -24,7 +24,15 @@ def test_given_a_false_positive_after_warmup_then_the_threshold_stops_just_above
 
     tuned = tune_threshold(SCORES, truth, 0.9, warmup=5)
 
-    assert tuned == Tuned(threshold=0.92, precision=1.0, recall=8 / 49, coverage=8 / 50, kept=8)
+    assert tuned == Tuned(
+        threshold=0.92,
+        precision=1.0,
+        recall=8 / 49,
+        coverage=8 / 50,
+        kept=8,
+        evidence=8,
+        evidence_hits=8,
+    )
 
 
 def test_given_precision_recovers_further_down_then_the_first_dip_still_decides():
@@ -118,6 +126,8 @@ def test_given_a_tuned_threshold_then_to_dict_has_every_field():
         "coverage": 8 / 50,
         "kept": 8,
         "missing": None,
+        "evidence": 8,
+        "evidence_hits": 8,
     }
 
 
@@ -171,4 +181,6 @@ def test_given_too_few_eval_inputs_above_the_cut_then_there_is_no_threshold():
     no_evidence = tune_threshold(scores, truth, 0.99, warmup=0, min_kept=3)
     assert (no_evidence.threshold, no_evidence.kept, no_evidence.coverage) == (None, 0, 0.0)
     assert no_evidence.missing == "evidence"
+    # what the withheld threshold would have rested on is kept, so the page can show it
+    assert (no_evidence.evidence, no_evidence.evidence_hits) == (2, 2)
     assert tune_threshold(scores, ~truth, 0.99, warmup=0).missing == "target"

@@ -4,7 +4,8 @@ slider, promote / roll back, and similar inputs."""
 import pytest
 from django.urls import reverse
 
-from labeling.models import Annotation, AnnotationStatus
+from labeling.models import Annotation, AnnotationStatus, Concept
+from labeling.services.review import review_decide
 from training.models import ModelVersion
 from training.services.embeddings import embeddings_compute
 from training.services.versions import model_router_ensure, version_queue, version_train
@@ -31,8 +32,8 @@ def test_outsider_gets_404_and_annotator_403(client, trained, outsider, annotato
     pages = [
         url("models", project),
         url("model_run", project),
-        url("model_version", project, version_id=version.id),
-        url("model_threshold", project, version_id=version.id) + "?concept=1&t=0.5",
+        url("model_version", project, number=version.number),
+        url("model_threshold", project, number=version.number) + "?concept=1&t=0.5",
     ]
     client.force_login(outsider)
     assert {client.get(p).status_code for p in pages} == {404}
@@ -41,7 +42,7 @@ def test_outsider_gets_404_and_annotator_403(client, trained, outsider, annotato
     assert {client.get(p).status_code for p in pages} == {403}
     assert client.post(url("model_train", project)).status_code == 403
     assert client.post(url("model_settings", project)).status_code == 403
-    action = url("model_version_action", project, version_id=version.id)
+    action = url("model_version_action", project, number=version.number)
     assert client.post(action, {"action": "rollback"}).status_code == 403
 
 
@@ -50,7 +51,7 @@ def test_another_projects_version_is_404(client, trained, other_project):
     other_admin = other_project.memberships.get().user
     client.force_login(other_admin)
 
-    response = client.get(url("model_version", other_project, version_id=version.id))
+    response = client.get(url("model_version", other_project, number=version.number))
 
     assert response.status_code == 404
 
@@ -82,7 +83,55 @@ def test_models_page_says_when_concepts_are_withheld_for_lack_of_eval_labels(
     page = client.get(url("models", project)).content.decode()
 
     assert 'id="thresholds-withheld"' in page
-    assert f"labels {len(keys) - 1} of {len(keys)} concepts automatically; 1 need" in page
+    assert f"labels {len(keys) - 1} of {len(keys)} concepts automatically" in page
+    name = Concept.objects.get(id=int(keys[0])).name
+    banner = page[page.index('id="thresholds-withheld"') :].split("</div>")[0]
+    assert f"<strong>{name}</strong> (too few eval labels: 0 of 10)" in banner
+    assert "at least 10 eval inputs above it" in banner
+
+
+def test_a_concept_without_eval_labels_says_so_instead_of_out_of_reach(client, trained, admin):
+    # given: a concept the eval split has no label of, so no threshold was found
+    project, version, *_ = trained
+    key = sorted(version.thresholds)[0]
+    version.thresholds[key] = {"threshold": None, "kept": 0, "coverage": 0.0, "missing": "target"}
+    version.metrics["concepts"][key]["support"] = 0
+    version.save(update_fields=["thresholds", "metrics"])
+    client.force_login(admin)
+
+    models_page = client.get(url("models", project)).content.decode()
+    version_page = client.get(url("model_version", project, number=version.number))
+
+    name = Concept.objects.get(id=int(key)).name
+    assert f"<strong>{name}</strong> (no eval labels yet)" in models_page
+    assert "no eval labels yet" in version_page.content.decode()
+    assert "out of reach" not in version_page.content.decode()
+
+
+def test_version_page_shows_the_evidence_and_interval_each_threshold_rests_on(
+    client, trained, admin
+):
+    # given: a concept whose threshold rests on 13 eval inputs, all right
+    project, version, *_ = trained
+    key = sorted(version.thresholds)[0]
+    version.thresholds[key] = {
+        **version.thresholds[key],
+        "threshold": 0.9,
+        "precision": 1.0,
+        "kept": 13,
+        "evidence": 13,
+        "evidence_hits": 13,
+    }
+    version.save(update_fields=["thresholds"])
+    client.force_login(admin)
+
+    page = client.get(url("model_version", project, number=version.number)).content.decode()
+
+    # then: 13 of 13 reads as weak evidence, an interval from 0.77 up to 1
+    table = page[page.index('id="concept-metrics"') :].split("</table>")[0]
+    assert "13 of 13" in table
+    assert "0.77–1.00" in table
+    assert 'class="badge warn"' in table
 
 
 def test_models_page_says_nothing_when_every_concept_has_a_threshold(client, trained, admin):
@@ -111,7 +160,7 @@ def test_version_page_has_curves_confusion_and_thresholds(client, trained, admin
     project, version, concepts, _ = trained
     client.force_login(admin)
 
-    page = client.get(url("model_version", project, version_id=version.id)).content.decode()
+    page = client.get(url("model_version", project, number=version.number)).content.decode()
 
     assert 'class="pr-chart"' in page
     assert 'id="confusion-1"' in page
@@ -125,10 +174,10 @@ def test_threshold_slider_reports_the_curve_point(client, trained, admin):
     curve = version.metrics["concepts"][str(concept.id)]["curve"]
 
     low = client.get(
-        url("model_threshold", project, version_id=version.id), {"concept": concept.id, "t": "0.1"}
+        url("model_threshold", project, number=version.number), {"concept": concept.id, "t": "0.1"}
     ).content.decode()
     high = client.get(
-        url("model_threshold", project, version_id=version.id), {"concept": concept.id, "t": "0.9"}
+        url("model_threshold", project, number=version.number), {"concept": concept.id, "t": "0.9"}
     ).content.decode()
 
     assert f"{curve['precision'][10]:.3f}" in low
@@ -141,25 +190,74 @@ def test_threshold_for_unknown_concept_is_404(client, trained, admin):
     client.force_login(admin)
 
     response = client.get(
-        url("model_threshold", project, version_id=version.id), {"concept": 999999, "t": "0.5"}
+        url("model_threshold", project, number=version.number), {"concept": 999999, "t": "0.5"}
     )
 
     assert response.status_code == 404
 
 
-def test_rollback_from_the_page_takes_labels_back(client, trained, admin):
+def test_rollback_from_the_page_says_what_it_takes_back_and_what_it_keeps(client, trained, admin):
     from training.services.routing import version_route
 
+    # given: a routed live version, one of whose suggestions a reviewer approved
     project, version, *_ = trained
+    project.spot_check_rate = 0.0
+    project.save(update_fields=["spot_check_rate"])
     version_route(version_id=version.id)
-    assert Annotation.objects.filter(model_version=version).exists()
+    mine = Annotation.objects.filter(model_version=version)
+    automatic = mine.filter(model_band="auto").count()
+    suggestions = mine.filter(model_band="doubt")
+    approved = suggestions.first()
+    assert approved is not None and automatic
+    review_decide(annotation=approved, reviewer=admin, action="approve")
+    client.force_login(admin)
+    page = client.get(url("model_version", project, number=version.number)).content.decode()
+    expected_doubt = suggestions.count() - 1
+    assert (
+        f"Take back {automatic} automatic labels and {expected_doubt} open suggestions of "
+        f"version {version.number}? 1 labels a reviewer confirmed stay accepted." in page
+    )
+
+    # when
+    response = client.post(
+        url("model_version_action", project, number=version.number),
+        {"action": "rollback"},
+        follow=True,
+    )
+
+    # then: the message counts each kind, the approved suggestion stands, the state shows
+    text = response.content.decode()
+    assert (
+        f"Version {version.number} rolled back: {automatic} automatic labels and "
+        f"{expected_doubt} open suggestions taken back; 1 confirmed by reviewers kept." in text
+    )
+    assert not mine.filter(status=AnnotationStatus.ACCEPTED).exclude(id=approved.id).exists()
+    approved.refresh_from_db()
+    assert approved.status != AnnotationStatus.REJECTED
+    models_page = client.get(url("models", project)).content.decode()
+    assert f"v{version.number} · Rolled back" in models_page
+    assert "Promoted" not in models_page.split('id="model-run"')[1].split("</div>\n</div>")[0]
+
+
+def test_version_pages_are_addressed_by_the_number_they_show(client, trained, admin):
+    project, version, *_ = trained
+    second = ModelVersion.objects.create(
+        id=version.id + 100,  # a database id unlike the number the page shows
+        model=version.model,
+        number=2,
+        status=ModelVersion.Status.READY,
+        layout=version.layout,
+        head=bytes(version.head),
+        metrics=version.metrics,
+        thresholds=version.thresholds,
+    )
     client.force_login(admin)
 
-    client.post(url("model_version_action", project, version_id=version.id), {"action": "rollback"})
+    page = client.get(f"/projects/{project.id}/models/versions/2/").content.decode()
 
-    assert not Annotation.objects.filter(
-        model_version=version, status=AnnotationStatus.ACCEPTED
-    ).exists()
+    assert "Version 2" in page
+    by_id = client.get(f"/projects/{project.id}/models/versions/{second.id}/")
+    assert by_id.status_code == 404
 
 
 def test_similar_inputs_lists_neighbours(client, trained, annotator):

@@ -13,6 +13,7 @@ from labeling.models import (
     Input,
     InputStatus,
     QueueSlot,
+    ReviewDecision,
 )
 from labeling.review_rules import draw
 from labeling.services.errors import ServiceError
@@ -292,7 +293,7 @@ def test_rolling_back_takes_every_label_back_and_the_earlier_version_goes_live(
 
     taken = version_rollback(version=second, actor=admin)
 
-    assert taken == len(routed)
+    assert taken.taken_back == len(routed) and taken.kept == 0
     assert not model_annotations(second).exclude(status=Status.REJECTED).exists()
     for input in Input.objects.filter(id__in=routed):
         assert input.status == InputStatus.UNLABELED
@@ -309,7 +310,7 @@ def test_rolling_back_the_only_live_version_leaves_no_live_version(digits_projec
     set_threshold(version, 0.0)
     version_route(version_id=version.id)
 
-    assert version_rollback(version=version, actor=admin) == len(unlabeled)
+    assert version_rollback(version=version, actor=admin).taken_back == len(unlabeled)
 
     model.refresh_from_db()
     assert model.active_version is None
@@ -328,6 +329,54 @@ def test_a_version_that_never_went_live_cannot_be_rolled_back(digits_project, ad
     assert list(Annotation.objects.values_list("id", "status").order_by("id")) == before
     model.refresh_from_db()
     assert model.active_version == version
+
+
+def test_rolling_back_keeps_what_a_reviewer_approved_and_records_who_took_the_rest(
+    digits_project, admin, reviewer
+):
+    # given: a live version whose labels a reviewer partly confirmed: one spot check of an
+    # automatic label and one doubtful suggestion approved, the rest untouched
+    project, model, version, unlabeled = live_project(digits_project, admin, count=210)
+    _, bands = three_bands(project, version, unlabeled)
+    project.spot_check_rate = 0.5
+    project.save(update_fields=["spot_check_rate"])
+    version_route(version_id=version.id)
+    waiting = model_annotations(version, status=Status.PENDING_REVIEW)
+    spot = waiting.filter(model_band="auto").first()
+    suggestion = waiting.filter(model_band="doubt").first()
+    assert spot is not None and suggestion is not None
+    review_decide(annotation=spot, reviewer=reviewer, action="approve")
+    review_decide(annotation=suggestion, reviewer=reviewer, action="approve")
+    standing = model_annotations(version, status__in=[Status.ACCEPTED, Status.PENDING_REVIEW])
+    auto_total = standing.filter(model_band="auto").count()
+    doubt_total = standing.filter(model_band="doubt").count()
+    # approving a suggestion may send it to a further tier; it is confirmed all the same
+    confirmed = {spot.id, suggestion.id}
+
+    # when
+    counts = version_rollback(version=version, actor=admin)
+
+    # then: the confirmed labels stand, the others are taken back, each with an audit entry
+    assert (counts.automatic, counts.suggestions, counts.kept) == (
+        auto_total - 1,
+        doubt_total - 1,
+        2,
+    )
+    for annotation in Annotation.objects.filter(id__in=confirmed):
+        assert annotation.status in (Status.ACCEPTED, Status.PENDING_REVIEW)
+    taken = model_annotations(version).exclude(id__in=confirmed)
+    assert set(taken.values_list("status", flat=True)) <= {Status.REJECTED, Status.SUPERSEDED}
+    entries = ReviewDecision.objects.filter(action=ReviewDecision.Action.ROLLBACK)
+    assert entries.count() == counts.taken_back
+    entry = entries.first()
+    assert entry.reviewer == admin
+    assert f"v{version.number}" in entry.reason and admin.username in entry.reason
+    accepted_input = Input.objects.get(id=spot.input_id)
+    assert accepted_input.status == InputStatus.LABELED
+    # the rollback's entries are not spot checks: the measured precision is unchanged
+    assert auto_label_precision(project, version).checked == 1
+    version.refresh_from_db()
+    assert version.routing["rolled_back_kept"] == 2
 
 
 # ---------------------------------------------------------------------------- review

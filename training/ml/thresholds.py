@@ -26,6 +26,10 @@ class Tuned:
     kept: int  # eval inputs at or above the threshold
     # without a threshold, why: "target" (no cut reaches it) or "evidence" (too few kept)
     missing: str | None = None
+    # the eval inputs at or above the best cut that reached the target, and how many of them
+    # are right: what the threshold rests on (also when it was withheld for too little)
+    evidence: int = 0
+    evidence_hits: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,12 +60,14 @@ def tune_threshold(
         best = k
     if best < 0 or hits[best] == 0:
         return Tuned(None, None, 0.0 if positives else None, 0.0, 0, missing="target")
+    evidence = {"evidence": best + 1, "evidence_hits": int(hits[best])}
     if best + 1 < min_kept:
-        return Tuned(None, None, 0.0 if positives else None, 0.0, 0, missing="evidence")
+        return Tuned(None, None, 0.0 if positives else None, 0.0, 0, "evidence", **evidence)
     return Tuned(
         threshold=float(sorted_scores[best]),
         precision=float(precision[best]),
         recall=float(hits[best] / positives) if positives else None,
         coverage=float((best + 1) / n),
         kept=best + 1,
+        **evidence,
     )

@@ -19,11 +19,13 @@ from labeling.models import (
     InputStatus,
 )
 from labeling.review_rules import draw, model_first_tier
+from labeling.services.annotations import annotations_take_back
 from labeling.services.errors import ServiceError
 from labeling.services.queue import queue_slots_fill_project
 from labeling.services.review import tier_rules
 from training.ml.routing import AUTO, DOUBT, route
 from training.models import MLModel, ModelVersion
+from training.selectors import RollbackCounts, rollback_counts, unconfirmed_labels
 from training.services.embeddings import embeddings_load
 from training.services.routing_writes import (
     RoutedRow,
@@ -162,25 +164,23 @@ def _retire_older_suggestions(version: ModelVersion, input_ids: list[int]) -> No
 # ---------------------------------------------------------------------------- rollback
 
 
-def version_rollback(*, version: ModelVersion, actor) -> int:
-    """Take back every automatic label and open suggestion of a version; if it is live, the
-    version promoted before it (if any) goes live again. Returns how many were taken back."""
+def version_rollback(*, version: ModelVersion, actor) -> RollbackCounts:
+    """Take back the labels of a version that no person confirmed: its automatic labels and
+    its open suggestions. Labels a reviewer approved stay accepted (they are a person's
+    labels now). If the version is live, the version promoted before it (if any) goes live
+    again. Returns what was taken back and what was kept."""
     with transaction.atomic():
         model = MLModel.objects.select_for_update().get(id=version.model_id)
         version = ModelVersion.objects.select_for_update().get(id=version.id)
         if version.promoted_at is None:
             raise ServiceError("This version never went live: it has no labels to take back.")
-        mine = Annotation.objects.filter(
-            model_version=version,
-            source=AnnotationSource.MODEL,
-            status__in=[Status.ACCEPTED, Status.PENDING_REVIEW],
+        counts = rollback_counts(version)
+        annotations_take_back(
+            project=model.project,
+            annotation_ids=list(unconfirmed_labels(version).values_list("id", flat=True)),
+            actor=actor,
+            reason=f"{model.name} v{version.number} rolled back by {actor or 'the system'}",
         )
-        input_ids = list(mine.values_list("input_id", flat=True))
-        taken_back = mine.update(
-            status=Status.REJECTED, review_leased_to=None, updated_at=timezone.now()
-        )
-        _inputs_status_refresh(input_ids)
-        queue_slots_fill_project(project=model.project)
         if model.active_version_id == version.id:
             model.active_version = (
                 model.versions.filter(
@@ -196,29 +196,13 @@ def version_rollback(*, version: ModelVersion, actor) -> int:
         version.rolled_back_at = timezone.now()
         version.routing = {
             **version.routing,
-            "rolled_back": taken_back,
+            "rolled_back": counts.taken_back,
+            "rolled_back_automatic": counts.automatic,
+            "rolled_back_suggestions": counts.suggestions,
+            "rolled_back_kept": counts.kept,
             "rolled_back_by": str(actor) if actor else "",
         }
         version.save(update_fields=["rolled_back_at", "routing"])
         project_id = model.project_id
         transaction.on_commit(lambda: _refresh_priorities(project_id))
-    return taken_back
-
-
-def _inputs_status_refresh(input_ids: list[int]) -> None:
-    """Labeled while an accepted annotation remains; in review while one waits (and no slot
-    is open); otherwise unlabeled (its slots are reopened by the caller)."""
-    for start in range(0, len(input_ids), 5000):
-        chunk = input_ids[start : start + 5000]
-        annotations = Annotation.objects.filter(input_id__in=chunk)
-        accepted = set(
-            annotations.filter(status=Status.ACCEPTED).values_list("input_id", flat=True)
-        )
-        waiting = set(
-            annotations.filter(status=Status.PENDING_REVIEW).values_list("input_id", flat=True)
-        )
-        Input.objects.filter(id__in=accepted).update(status=InputStatus.LABELED)
-        Input.objects.filter(id__in=waiting - accepted).update(status=InputStatus.IN_REVIEW)
-        Input.objects.filter(id__in=set(chunk) - accepted - waiting).update(
-            status=InputStatus.UNLABELED
-        )
+    return counts

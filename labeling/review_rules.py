@@ -82,6 +82,11 @@ def model_first_tier(band: str, spot_checked: bool, rules: Sequence[TierRule]) -
     return next((r.number for r in ordered if r.mode in takes), 1)
 
 
+def correction_changes(proposed: frozenset[int], corrected: frozenset[int]) -> bool:
+    """Whether a "correction" changes anything: the same label set is an approval."""
+    return proposed != corrected
+
+
 def consensus(label_sets: Sequence[frozenset[int]], majority: int) -> frozenset[int] | None:
     """The label set at least ``majority`` annotators gave (all of them when 0), or None."""
     if not label_sets:

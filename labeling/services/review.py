@@ -25,7 +25,7 @@ from labeling.models import (
     ReviewTier,
     Role,
 )
-from labeling.review_rules import Facts, TierRule, consensus, next_tier
+from labeling.review_rules import Facts, TierRule, consensus, correction_changes, next_tier
 from labeling.services.errors import ServiceError
 from labeling.services.queue import checked_labels, input_status_refresh, queue_slots_open
 from labeling.services.webhooks import (
@@ -280,7 +280,10 @@ def review_decide(
     bulk: bool = False,
     now: datetime | None = None,
 ) -> ReviewDecision:
-    """Approve, reject (with a reason) or correct an annotation at its current tier."""
+    """Approve, reject (with a reason) or correct an annotation at its current tier.
+
+    A correction that keeps the labels as they are is recorded as an approval (the returned
+    decision's action says which was recorded)."""
     now = now or timezone.now()
     reason = reason.strip()
     if action == Action.REJECT and not reason:
@@ -296,6 +299,11 @@ def review_decide(
         project = annotation.project
         _check_can_decide(annotation, reviewer, now)
         tier = annotation.review_tier
+        labels: list[int] = []
+        if action == Action.CORRECT:
+            labels = checked_labels(project, concept_ids or [])
+            if not correction_changes(_label_set(annotation), frozenset(labels)):
+                action = Action.APPROVE  # the labels stand as they are: that is an approval
         decision = ReviewDecision(
             project=project,
             annotation=annotation,
@@ -312,7 +320,6 @@ def review_decide(
             decision.save()
             _reject(annotation, reason, now)
         else:
-            labels = checked_labels(project, concept_ids or [])
             correction = _correct(annotation, reviewer, labels)
             decision.corrected_concept_ids = labels
             decision.correction = correction

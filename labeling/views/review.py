@@ -14,6 +14,7 @@ from labeling.models import (
     AnnotationStatus,
     Project,
     RejectReason,
+    ReviewDecision,
     ReviewTier,
     Role,
 )
@@ -27,6 +28,7 @@ from labeling.services.review import (
     reviewer_tier,
 )
 
+Action = ReviewDecision.Action
 REVIEWERS = (Role.REVIEWER, Role.ADMIN)
 BULK_LIMIT = 5000
 
@@ -97,6 +99,8 @@ def review_decide_view(request: HttpRequest, project: Project, annotation_id: in
         current = annotation if still_mine else _next(request, project)
         return _render(request, project, current, status=422, error=str(exc))
     notice = f"{decision.get_action_display()} (input #{annotation.input_id})."
+    if request.POST.get("action") == Action.CORRECT and decision.action == Action.APPROVE:
+        notice = f"No change: recorded as an approval (input #{annotation.input_id})."
     return _render(request, project, _next(request, project), notice=notice)
 
 

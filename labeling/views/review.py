@@ -1,6 +1,9 @@
 """Reviewer pages: the tier queue (keyboard first), bulk approval, and the tiers' settings."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -31,6 +34,7 @@ from labeling.services.review import (
 Action = ReviewDecision.Action
 REVIEWERS = (Role.REVIEWER, Role.ADMIN)
 BULK_LIMIT = 5000
+BULK_PAGE_SIZE = 24  # thumbnails per page of the bulk approval page
 
 
 def _review_context(
@@ -136,14 +140,17 @@ def review_bulk(request: HttpRequest, project: Project) -> HttpResponse:
         approved = review_bulk_approve(project=project, reviewer=request.user, annotation_ids=ids)
         messages.success(request, f"Approved {approved} annotations at tier {tier}.")
         return redirect("labeling:review_bulk", project_id=project.id)
+    shown = annotations.select_related("input").prefetch_related("labels__concept")
+    page = Paginator(shown, BULK_PAGE_SIZE).get_page(params.get("page"))
     return render(
         request,
         "labeling/review/bulk.html",
         {
             "project": project,
             "tier": tier,
-            "count": annotations.count(),
-            "sample": annotations.select_related("input").prefetch_related("labels__concept")[:24],
+            "count": page.paginator.count,
+            "page": page,
+            "filter_query": urlencode({k: v for k, v in filters.items() if v}),
             "filters": filters,
             "choices": selectors.label_choices(project),
             "sources": AnnotationSource.choices,

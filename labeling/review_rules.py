@@ -82,6 +82,17 @@ def model_first_tier(band: str, spot_checked: bool, rules: Sequence[TierRule]) -
     return next((r.number for r in ordered if r.mode in takes), 1)
 
 
+def tier_unreached(review_tier: int | None, tier_count: int) -> bool:
+    """Whether a reviewer's tier is above the project's tiers: annotators' labels never get
+    there (only a model's doubtful suggestions go to tier 1 of a project without tiers)."""
+    return review_tier is not None and review_tier > tier_count
+
+
+def correction_changes(proposed: frozenset[int], corrected: frozenset[int]) -> bool:
+    """Whether a "correction" changes anything: the same label set is an approval."""
+    return proposed != corrected
+
+
 def consensus(label_sets: Sequence[frozenset[int]], majority: int) -> frozenset[int] | None:
     """The label set at least ``majority`` annotators gave (all of them when 0), or None."""
     if not label_sets:

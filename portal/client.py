@@ -50,6 +50,7 @@ class Client:
         self.timeout = timeout
         self.projects = Projects(self)
         self.members = Members(self)
+        self.review_settings = ReviewSettings(self)
         self.concepts = Concepts(self)
         self.inputs = Inputs(self)
         self.queue = Queue(self)
@@ -170,6 +171,41 @@ class Members(_Resource):
         if review_tier is not None:
             body["review_tier"] = review_tier
         return self.client.request("POST", f"projects/{project}/members/", json_body=body)
+
+
+class ReviewSettings(_Resource):
+    """Review tiers, reject reasons, consensus and gold rate (admins), as on the review
+    settings page. ``tiers`` is one ``{"mode": ..., "sample_rate": ...}`` per tier, tier 1
+    first; modes: all, sample, disagreements, model_doubt, model_spot_check."""
+
+    def get(self, *, project: int) -> JSON:
+        return self.client.request("GET", f"projects/{project}/review-settings/")
+
+    def set(
+        self,
+        *,
+        project: int,
+        tiers: list[dict],
+        reject_reasons: list[str],
+        consensus_auto_accept: bool,
+        consensus_majority: int,
+        gold_rate: float,
+    ) -> JSON:
+        """Replace all of them (PUT)."""
+        body = {
+            "tiers": tiers,
+            "reject_reasons": reject_reasons,
+            "consensus_auto_accept": consensus_auto_accept,
+            "consensus_majority": consensus_majority,
+            "gold_rate": gold_rate,
+        }
+        return self.client.request("PUT", f"projects/{project}/review-settings/", json_body=body)
+
+    def update(self, *, project: int, **fields: Any) -> JSON:
+        """Change only the fields given (PATCH), e.g. ``update(project=1, gold_rate=0.1)``."""
+        return self.client.request(
+            "PATCH", f"projects/{project}/review-settings/", json_body=fields
+        )
 
 
 class Concepts(_Resource):

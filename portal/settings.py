@@ -137,6 +137,12 @@ WHITENOISE_USE_FINDERS = True  # serve static/ directly, no collectstatic needed
 MEDIA_ROOT = Path(os.environ.get("PORTAL_MEDIA_ROOT", DATA_DIR / "media"))
 MEDIA_URL = "/media/"
 
+# A username first (Django's own backend), then an e-mail address (labeling/auth.py).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "labeling.auth.UsernameOrEmailBackend",
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "labeling:project_list"
 LOGOUT_REDIRECT_URL = "login"

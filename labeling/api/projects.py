@@ -1,4 +1,5 @@
-"""REST API v1: projects, members, concepts (tree, synonyms, merge) and the visual dictionary.
+"""REST API v1: projects, members, review settings, concepts (tree, synonyms, merge) and
+the visual dictionary.
 
 Every endpoint is scoped like the browser: a project outside the caller's memberships is a
 404, a member without the role a 403.
@@ -14,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling.ids import MAX_ID
-from labeling.models import Concept, DictionaryEntry, Membership, Project, Role
+from labeling.models import Concept, DictionaryEntry, Membership, Project, ReviewTier, Role
 from labeling.permissions import ADMIN, can_create_projects, check_role, project_membership
 from labeling.selectors import project_list_for_user
 from labeling.services.dictionary import dictionary_current, dictionary_entry_save
@@ -25,6 +26,7 @@ from labeling.services.projects import (
     project_create,
     project_update,
 )
+from labeling.services.review import review_settings_read, review_settings_update
 from labeling.services.taxonomy import (
     concept_archive,
     concept_create,
@@ -162,6 +164,61 @@ def member_view(request: Request, project_id: int, member_id: int) -> Response:
         review_tier=payload.validated_data.get("review_tier", member.review_tier),
     )
     return Response(MemberSerializer(member).data)
+
+
+# ---------------------------------------------------------------------------- review settings
+
+
+class ReviewTierSerializer(serializers.Serializer):
+    # Modes, rates and counts are checked by review_settings_update, as for the browser form.
+    mode = serializers.CharField(
+        max_length=40, help_text="What the tier reviews: " + ", ".join(ReviewTier.Mode.values)
+    )
+    sample_rate = serializers.FloatField(
+        default=1.0, help_text="The share it reviews (0 to 1), for sample modes."
+    )
+
+
+class ReviewSettingsSerializer(serializers.Serializer):
+    """The review settings page, field for field; PATCH changes only what it names."""
+
+    tiers = ReviewTierSerializer(
+        many=True, max_length=10, help_text="One rule per tier, tier 1 first (0 to 3 tiers)."
+    )
+    reject_reasons = serializers.ListField(
+        child=serializers.CharField(max_length=200, allow_blank=True),
+        max_length=100,
+        help_text="The reasons reviewers pick from when they reject.",
+    )
+    consensus_auto_accept = serializers.BooleanField(
+        help_text="Accept matching labels of overlapping annotators without review."
+    )
+    consensus_majority = serializers.IntegerField(help_text="How many must agree (0 = all).")
+    gold_rate = serializers.FloatField(help_text="Share of gold items in annotators' queues.")
+
+
+@extend_schema(request=ReviewSettingsSerializer, responses=ReviewSettingsSerializer)
+@api_view(["GET", "PUT", "PATCH"])
+def review_settings_view(request: Request, project_id: int) -> Response:
+    """The project's review tiers, reject reasons, consensus and gold rate (admins). PUT sets
+    them all; PATCH only the fields it names. Checked by the same service as the browser's
+    review settings page: a broken rule is a 400 and nothing is saved."""
+    project, membership = project_membership(request.user, project_id)
+    check_role(membership, ADMIN)
+    if request.method != "GET":
+        payload = ReviewSettingsSerializer(data=request.data, partial=request.method == "PATCH")
+        payload.is_valid(raise_exception=True)
+        settings = {**review_settings_read(project=project), **payload.validated_data}
+        review_settings_update(
+            project=project,
+            tiers=[(t.get("mode", ""), t.get("sample_rate", 1.0)) for t in settings["tiers"]],
+            reasons=settings["reject_reasons"],
+            consensus_auto_accept=settings["consensus_auto_accept"],
+            consensus_majority=settings["consensus_majority"],
+            gold_rate=settings["gold_rate"],
+        )
+        project.refresh_from_db()
+    return Response(ReviewSettingsSerializer(review_settings_read(project=project)).data)
 
 
 # ---------------------------------------------------------------------------- concepts

@@ -24,6 +24,11 @@ urlpatterns = [
     path("projects/<id:project_id>/", projects.project_view, name="api_project"),
     path("projects/<id:project_id>/members/", projects.members_view, name="api_members"),
     path(
+        "projects/<id:project_id>/review-settings/",
+        projects.review_settings_view,
+        name="api_review_settings",
+    ),
+    path(
         "projects/<id:project_id>/members/<id:member_id>/",
         projects.member_view,
         name="api_member",

@@ -4,6 +4,7 @@ Decisions are append-only (``ReviewDecision``); an annotation's status and tier 
 through ``review_decide`` and the routing here.
 """
 
+import math
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -25,7 +26,7 @@ from labeling.models import (
     ReviewTier,
     Role,
 )
-from labeling.review_rules import Facts, TierRule, consensus, next_tier
+from labeling.review_rules import Facts, TierRule, consensus, correction_changes, next_tier
 from labeling.services.errors import ServiceError
 from labeling.services.queue import checked_labels, input_status_refresh, queue_slots_open
 from labeling.services.webhooks import (
@@ -79,7 +80,11 @@ def review_settings_update(
     consensus_majority: int,
     gold_rate: float,
 ) -> None:
-    """Check everything first, then save tiers, reasons and consensus/gold settings at once."""
+    """Check everything first, then save tiers, reasons and consensus/gold settings at once.
+
+    The browser's review settings page and the API both call this: one set of rules."""
+    if not math.isfinite(gold_rate):  # NaN passes the model's range validators
+        raise ServiceError("The gold rate must be a number between 0 and 0.5.")
     project.consensus_auto_accept = consensus_auto_accept
     project.consensus_majority = consensus_majority
     project.gold_rate = gold_rate
@@ -91,6 +96,18 @@ def review_settings_update(
         review_tiers_configure(project=project, tiers=tiers)
         reject_reasons_set(project=project, reasons=reasons)
         project.save(update_fields=["consensus_auto_accept", "consensus_majority", "gold_rate"])
+
+
+def review_settings_read(*, project: Project) -> dict:
+    """The review settings as the browser form and the API show them: only the project's
+    tiers (tier 1 first), its reject reasons, consensus and gold settings."""
+    return {
+        "tiers": [{"mode": r.mode, "sample_rate": r.sample_rate} for r in tier_rules(project)],
+        "reject_reasons": [r.text for r in RejectReason.objects.filter(project=project)],
+        "consensus_auto_accept": project.consensus_auto_accept,
+        "consensus_majority": project.consensus_majority,
+        "gold_rate": project.gold_rate,
+    }
 
 
 @transaction.atomic
@@ -280,7 +297,10 @@ def review_decide(
     bulk: bool = False,
     now: datetime | None = None,
 ) -> ReviewDecision:
-    """Approve, reject (with a reason) or correct an annotation at its current tier."""
+    """Approve, reject (with a reason) or correct an annotation at its current tier.
+
+    A correction that keeps the labels as they are is recorded as an approval (the returned
+    decision's action says which was recorded)."""
     now = now or timezone.now()
     reason = reason.strip()
     if action == Action.REJECT and not reason:
@@ -296,6 +316,11 @@ def review_decide(
         project = annotation.project
         _check_can_decide(annotation, reviewer, now)
         tier = annotation.review_tier
+        labels: list[int] = []
+        if action == Action.CORRECT:
+            labels = checked_labels(project, concept_ids or [])
+            if not correction_changes(_label_set(annotation), frozenset(labels)):
+                action = Action.APPROVE  # the labels stand as they are: that is an approval
         decision = ReviewDecision(
             project=project,
             annotation=annotation,
@@ -312,7 +337,6 @@ def review_decide(
             decision.save()
             _reject(annotation, reason, now)
         else:
-            labels = checked_labels(project, concept_ids or [])
             correction = _correct(annotation, reviewer, labels)
             decision.corrected_concept_ids = labels
             decision.correction = correction

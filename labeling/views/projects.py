@@ -13,6 +13,7 @@ from labeling import selectors
 from labeling.forms import InviteForm, MembershipForm, ProjectCreateForm, ProjectSettingsForm
 from labeling.models import Membership, Project
 from labeling.permissions import ADMIN, can_create_projects, project_view
+from labeling.review_rules import tier_unreached
 from labeling.services.errors import ServiceError
 from labeling.services.projects import (
     membership_invite,
@@ -91,7 +92,8 @@ def _invite_link(request: HttpRequest, user) -> str:
 @project_view(ADMIN)
 def project_members(request: HttpRequest, project: Project) -> HttpResponse:
     form = InviteForm(request.POST or None)
-    invite_link = ""
+    invite_link = invited = ""
+    unreached_tier = None
     if request.method == "POST" and form.is_valid():
         try:
             membership, new_user = membership_invite(project=project, **form.cleaned_data)
@@ -99,6 +101,8 @@ def project_members(request: HttpRequest, project: Project) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"{membership.user.username} joined as {membership.role}.")
+            if tier_unreached(membership.review_tier, project.review_tiers):
+                unreached_tier, invited = membership.review_tier, membership.user.username
             if new_user:
                 invite_link = _invite_link(request, membership.user)
             form = InviteForm()
@@ -109,6 +113,8 @@ def project_members(request: HttpRequest, project: Project) -> HttpResponse:
             "project": project,
             "form": form,
             "invite_link": invite_link,
+            "unreached_tier": unreached_tier,
+            "invited": invited,
             "members": selectors.project_members(project),
             "roles": MembershipForm.base_fields["role"].choices,
         },

@@ -1,6 +1,9 @@
 """Reviewer pages: the tier queue (keyboard first), bulk approval, and the tiers' settings."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +17,7 @@ from labeling.models import (
     AnnotationStatus,
     Project,
     RejectReason,
+    ReviewDecision,
     ReviewTier,
     Role,
 )
@@ -27,8 +31,10 @@ from labeling.services.review import (
     reviewer_tier,
 )
 
+Action = ReviewDecision.Action
 REVIEWERS = (Role.REVIEWER, Role.ADMIN)
 BULK_LIMIT = 5000
+BULK_PAGE_SIZE = 24  # thumbnails per page of the bulk approval page
 
 
 def _review_context(
@@ -97,6 +103,8 @@ def review_decide_view(request: HttpRequest, project: Project, annotation_id: in
         current = annotation if still_mine else _next(request, project)
         return _render(request, project, current, status=422, error=str(exc))
     notice = f"{decision.get_action_display()} (input #{annotation.input_id})."
+    if request.POST.get("action") == Action.CORRECT and decision.action == Action.APPROVE:
+        notice = f"No change: recorded as an approval (input #{annotation.input_id})."
     return _render(request, project, _next(request, project), notice=notice)
 
 
@@ -132,14 +140,17 @@ def review_bulk(request: HttpRequest, project: Project) -> HttpResponse:
         approved = review_bulk_approve(project=project, reviewer=request.user, annotation_ids=ids)
         messages.success(request, f"Approved {approved} annotations at tier {tier}.")
         return redirect("labeling:review_bulk", project_id=project.id)
+    shown = annotations.select_related("input").prefetch_related("labels__concept")
+    page = Paginator(shown, BULK_PAGE_SIZE).get_page(params.get("page"))
     return render(
         request,
         "labeling/review/bulk.html",
         {
             "project": project,
             "tier": tier,
-            "count": annotations.count(),
-            "sample": annotations.select_related("input").prefetch_related("labels__concept")[:24],
+            "count": page.paginator.count,
+            "page": page,
+            "filter_query": urlencode({k: v for k, v in filters.items() if v}),
             "filters": filters,
             "choices": selectors.label_choices(project),
             "sources": AnnotationSource.choices,

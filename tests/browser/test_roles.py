@@ -61,16 +61,29 @@ def test_roles_in_browser(live_server, new_context, project, admin, annotator, o
     nora = new_context().new_page()
     nora.goto(link.inner_text())
     expect(nora.get_by_role("heading", level=1)).to_have_text("Welcome")
+    # and the welcome page tells her the username the invitation gave her
+    expect(nora.locator("#invite-username")).to_have_text(
+        "Your username is nora.new (you may also log in with nora.new@example.com)."
+    )
     nora.fill("#id_new_password1", NEW_PASSWORD)
     nora.fill("#id_new_password2", NEW_PASSWORD)
     shot(nora, "roles_05_invite_accept")
     nora.get_by_role("button", name="Set password").click()
 
-    # then she can log in and finds the project in her list
-    expect(nora).to_have_url(f"{live_server.url}/login/")
-    login(nora, live_server, "nora.new", NEW_PASSWORD)
+    # then she is logged in, is told her username and finds the project in her list
+    expect(nora).to_have_url(f"{live_server.url}/")
+    expect(nora.locator(".alert.success")).to_contain_text("You are logged in as nora.new")
     card = nora.locator(".project-card", has_text=project.name)
     expect(card).to_be_visible()
     shot(nora, "roles_06_newcomer_projects")
     # and the card counts everyone in it: alice, anna and herself
     expect(card).to_contain_text("3 members")
+
+    # when she comes back another day and logs in with her e-mail, typed in capitals
+    later = new_context().new_page()
+    login(later, live_server, "Nora.New@Example.COM", NEW_PASSWORD)
+
+    # then she is in, as nora.new
+    expect(later.locator(".project-card", has_text=project.name)).to_be_visible()
+    expect(later.locator("body")).to_contain_text("nora.new")
+    shot(later, "roles_07_login_by_email")

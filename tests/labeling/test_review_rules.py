@@ -19,6 +19,7 @@ from labeling.review_rules import (
     fleiss_kappa,
     next_tier,
     tier_takes,
+    tier_unreached,
 )
 
 HUMAN = Facts(id=1)
@@ -200,3 +201,10 @@ def test_fleiss_kappa_refuses_a_single_rater():
 
 def test_fleiss_kappa_of_no_ratings_is_unknown():
     assert fleiss_kappa([]) is None
+
+
+def test_a_reviewer_tier_above_the_project_tiers_is_unreached():
+    assert tier_unreached(1, 0)
+    assert tier_unreached(3, 2)
+    assert not tier_unreached(2, 2)
+    assert not tier_unreached(None, 0)  # not a reviewer

@@ -22,7 +22,7 @@ from labeling.models import (
     ReviewTier,
     Role,
 )
-from labeling.review_rules import TierRule
+from labeling.review_rules import TierRule, correction_changes
 from labeling.services.errors import ServiceError
 from labeling.services.queue import (
     annotation_submit,
@@ -305,6 +305,29 @@ def test_a_tier_1_correction_supersedes_the_annotation_and_goes_to_tier_2(
 
     assert fresh(correction).status == ACCEPTED
     assert fresh(input).status == InputStatus.LABELED
+
+
+def test_a_correction_that_keeps_the_labels_is_recorded_as_an_approval(
+    two_tiers, annotator, rita, robin
+):
+    # given a robin waiting at tier 1
+    queued_input(two_tiers)
+    original = label_next(two_tiers, annotator, robin)
+
+    # when the reviewer "corrects" it to robin again
+    decision = decide(original, rita, CORRECT, concept_ids=robin)
+
+    # then it is an approval: no correction written, the original goes on to tier 2
+    assert (decision.action, decision.correction) == (APPROVE, None)
+    assert not Annotation.objects.filter(corrects=original).exists()
+    assert (fresh(original).status, original.review_tier) == (PENDING, 2)
+    assert trail(original) == [(1, APPROVE, "rita_reviewer", "")]
+
+
+def test_correction_changes_is_a_change_of_the_label_set():
+    assert not correction_changes(frozenset({1, 2}), frozenset({2, 1}))
+    assert correction_changes(frozenset({1}), frozenset({2}))
+    assert correction_changes(frozenset({1}), frozenset())
 
 
 def test_a_correction_is_checked_like_a_submission(two_tiers, annotator, rita, robin, sparrow):

@@ -169,6 +169,28 @@ def test_approving_records_the_decision_and_shows_the_next_one(
     ]
 
 
+def test_correcting_to_the_same_labels_says_it_was_recorded_as_an_approval(
+    client, two_tiers, annotator, reviewer, concepts
+):
+    # given a robin waiting at tier 1
+    robin = pending_at(two_tiers, 1, annotator, [concepts["robin"]])
+
+    # when the reviewer saves a "correction" that keeps robin
+    response = as_user(client, reviewer).post(
+        decide_url(two_tiers, robin),
+        {"action": ReviewDecision.Action.CORRECT, "concepts": [concepts["robin"].id]},
+        **HTMX,
+    )
+
+    # then the page says so and the trail holds one approval, no correction
+    assert response.status_code == 200
+    assert f"No change: recorded as an approval (input #{robin.input_id})." in (
+        response.content.decode()
+    )
+    assert [d.action for d in robin.decisions.all()] == [APPROVE]
+    assert not Annotation.objects.filter(corrects=robin).exists()
+
+
 def test_another_projects_annotation_is_not_found(
     client, two_tiers, other_project, reviewer, annotator
 ):

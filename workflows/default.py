@@ -1,0 +1,81 @@
+"""The default workflow of a project: today's routing (``training.ml.routing.route`` and
+``training.services.routing``) as a graph.
+
+    input -> embed (embedder) -> classify (context classifier, tuned thresholds)
+      -> threshold (rule complete, doubt band)
+           passed  -> spot_check (random sampler, the spot-check rate)
+                        rest    -> write_accepted      (accepted, band auto)
+                        sampled -> write_spot_check    (pending review, band auto, spot check)
+           doubt   -> write_doubt (pending review, band doubt)
+           failed  -> nothing: back to the annotators
+
+The exclusive groups come with the classifier's scores (``Concepts.groups``), its tuned
+thresholds as ``Concepts.tuned``, and the spot-check seed is the run's (the caller passes
+``-version.id`` as today). Which review tier a pending annotation waits in stays the review
+rules' decision, made from each row's band and spot-check flag.
+"""
+
+from typing import Any
+
+
+def default_workflow(
+    *,
+    embedder: dict[str, Any],
+    classifier: dict[str, Any],
+    doubt_band: float,
+    spot_check_rate: float,
+) -> dict:
+    """The document; ``embedder`` and ``classifier`` are model references
+    (``{"type": ..., "id": ..., "version": "live"}``)."""
+
+    def writer(node_id, sources, status, band, spot_check=False):
+        return {
+            "id": node_id,
+            "type": "annotation-writer",
+            "inputs": [{"node_id": s, "port": p} for s, p in sources],
+            "params": {"status": status, "band": band, "spot_check": spot_check},
+        }
+
+    return {
+        "nodes": [
+            {"id": "input", "type": "input"},
+            {"id": "embed", "type": "model", "model": embedder, "inputs": [{"node_id": "input"}]},
+            {
+                "id": "classify",
+                "type": "model",
+                "model": classifier,
+                "inputs": [{"node_id": "embed"}],
+            },
+            {
+                "id": "threshold",
+                "type": "concept-thresholder",
+                "inputs": [{"node_id": "classify"}],
+                "params": {"source": "tuned", "rule": "complete", "doubt_band": doubt_band},
+            },
+            {
+                "id": "spot_check",
+                "type": "random-sampler",
+                "inputs": [{"node_id": "threshold", "port": "passed_inputs"}],
+                "params": {"fraction": spot_check_rate, "seed": None},
+            },
+            writer(
+                "write_accepted",
+                [("threshold", "passed"), ("spot_check", "rest")],
+                "accepted",
+                "auto",
+            ),
+            writer(
+                "write_spot_check",
+                [("threshold", "passed"), ("spot_check", "sampled")],
+                "pending_review",
+                "auto",
+                spot_check=True,
+            ),
+            writer(
+                "write_doubt",
+                [("threshold", "doubt"), ("threshold", "doubt_inputs")],
+                "pending_review",
+                "doubt",
+            ),
+        ]
+    }

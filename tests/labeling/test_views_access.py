@@ -21,6 +21,7 @@ ADMIN_ONLY, ANY_MEMBER = "admin", "member"
 # Pages read with GET: (url name, who may see it).
 PAGES = [
     ("dashboard", ANY_MEMBER),
+    ("loop_progress", ANY_MEMBER),
     ("settings", ADMIN_ONLY),
     ("members", ADMIN_ONLY),
     ("taxonomy", ANY_MEMBER),
@@ -145,7 +146,7 @@ OWN_TESTS = {
 
 
 def test_every_project_url_is_covered():
-    project_urls = {p.name for p in urlpatterns if "<int:project_id>" in str(p.pattern)}
+    project_urls = {p.name for p in urlpatterns if "<id:project_id>" in str(p.pattern)}
     covered = {name for name, _ in PAGES} | set(ACTIONS) | ANNOTATOR_PAGES | OWN_TESTS
     assert project_urls - covered == set()
 

@@ -158,7 +158,9 @@ def test_admin_trains_from_the_browser_watches_progress_and_rolls_back(
     expect(page.locator("#live-badge")).to_be_visible()
     stats = page.locator("#routing-stats .stat")
     expect(stats.nth(0)).to_contain_text(f"{version.routing['auto']}labeled automatically")
-    expect(stats.nth(1)).to_contain_text(f"{version.routing['doubt']}suggested for review")
+    expect(stats.nth(1)).to_contain_text(
+        f"{version.routing['doubt']}suggestions waiting for review"
+    )
     expect(stats.nth(2)).to_contain_text(f"{version.routing['low']}left to annotators")
 
     # and rolls its labels back, confirming the browser's question
@@ -172,11 +174,16 @@ def test_admin_trains_from_the_browser_watches_progress_and_rolls_back(
     page.locator("#rollback").click()
 
     # then the page says how many labels were taken back, and the version is no longer live
-    taken = version.routing["auto"] + version.routing["doubt"]
+    auto, doubt = version.routing["auto"], version.routing["doubt"]
+    taken = auto + doubt
     expect(page.locator(".alert.success", has_text="rolled back")).to_have_text(
-        f"Version 1 rolled back: {taken} automatic labels removed."
+        f"Version 1 rolled back: {auto} automatic labels and {doubt} open suggestions taken "
+        "back; nothing was kept."
     )
-    assert questions == ["Take back every automatic label and open suggestion of version 1?"]
+    assert questions == [
+        f"Take back {auto} automatic labels and {doubt} open suggestions of version 1?"
+    ]
+    expect(page.locator("#version-state")).to_have_text("Rolled back")
     expect(page.locator("#live-badge")).to_have_count(0)
     expect(page.get_by_role("heading", level=2).first).to_contain_text("rolled back")
     expect(page.locator("#rollback")).to_have_count(0)
@@ -268,6 +275,14 @@ def test_version_page_shows_curves_confusion_and_live_thresholds(
     assert strict[0] >= 0.999 and lenient[0] == 0.05
     assert lenient[2] >= strict[2]
     assert lenient[1] != "–"  # a precision to read where the model labels something
+    # and the chart marks the slider's point on the curve: recall across, precision down
+    point = page.locator(f"#slider-point-{concept.id}")
+    expect(point).to_have_attribute("visibility", "visible")
+    data = page.locator(f"#thr-{concept.id} .threshold-readout")
+    recall = float(data.get_attribute("data-recall"))
+    precision = float(data.get_attribute("data-precision"))
+    assert float(point.get_attribute("cx")) == pytest.approx(recall * 240, abs=0.1)
+    assert float(point.get_attribute("cy")) == pytest.approx((1 - precision) * 160, abs=0.1)
     shot(page, "models_05_threshold_moved")
 
     # when the admin steps the slider with the keyboard

@@ -97,7 +97,7 @@ def test_upload_batch_with_broken_and_duplicate(live_server, new_context, projec
     # and nothing named evil.png was written anywhere
     assert not list(tmp_path.rglob("evil.png"))
     names = set(Input.objects.filter(project=project).values_list("original_name", flat=True))
-    assert names == {"red.png", "green.jpg", "blue.png", "yellow.png"}
+    assert names == {"red.png", "green.jpg", "blue.png", "photos/yellow.png"}
 
 
 def test_upload_page_drop_zone_sits_below_its_heading(live_server, new_context, project, admin):

@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view, parser_classes, throttle_classes
+from rest_framework.exceptions import Throttled
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -158,6 +159,18 @@ def inputs_view(request: Request, project_id: int) -> Response:
 
 
 inputs_view.cls.throttle_scope = "uploads"
+
+UPLOADS_THROTTLED = (
+    "Too many upload requests. Send many images in one request instead: several `file` "
+    "fields in one POST, or one .zip (client: inputs.create_many). See /api/v1/docs/."
+)
+
+
+def _uploads_throttled(self, request, wait):
+    raise Throttled(wait, detail=UPLOADS_THROTTLED)
+
+
+inputs_view.cls.throttled = _uploads_throttled
 
 
 def _batch_json(batch: UploadBatch) -> dict:

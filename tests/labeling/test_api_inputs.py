@@ -311,15 +311,18 @@ def test_uploads_are_throttled_per_user(project, admin, image_bytes, monkeypatch
     cache.clear()
     client = api(admin)
 
-    codes = [
+    responses = [
         client.post(
             inputs_url(project), {"file": png(image_bytes, color=(i, 0, 0))}, format="multipart"
-        ).status_code
+        )
         for i in range(3)
     ]
     cache.clear()
 
-    assert codes == [201, 201, 429]
+    assert [r.status_code for r in responses] == [201, 201, 429]
+    # and the refusal says when to retry and how to send many images at once
+    assert int(responses[2]["Retry-After"]) > 0
+    assert "one .zip" in responses[2].json()["detail"]
     assert Input.objects.filter(project=project).count() == 2
 
 

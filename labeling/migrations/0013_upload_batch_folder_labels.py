@@ -14,7 +14,9 @@ class Migration(migrations.Migration):
             name="folder_labels",
             field=models.BooleanField(
                 default=False,
-                help_text="Label each archive entry with its folder's name (the ImageFolder convention).",
+                help_text=(
+                    "Label each archive entry with its folder's name (the ImageFolder convention)."
+                ),
             ),
         ),
         migrations.AddField(

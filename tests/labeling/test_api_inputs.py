@@ -207,9 +207,7 @@ def test_a_zip_with_folder_labels_labels_its_images_and_names_unknown_folders(
 
     assert queued.status_code == 202 and batch.folder_labels
     labeled = Input.objects.get(project=project, original_name="3/a.png")
-    assert [label.concept_id for label in labeled.annotations.get().labels.all()] == [
-        digits[3].id
-    ]
+    assert [label.concept_id for label in labeled.annotations.get().labels.all()] == [digits[3].id]
     assert status["unknown_folders"] == {"seven": 1}
 
 

@@ -450,9 +450,7 @@ def labels_of(project, name: str) -> list[str]:
     )
 
 
-def test_folder_names_are_labels_through_names_and_synonyms(
-    project, admin, image_bytes, textures
-):
+def test_folder_names_are_labels_through_names_and_synonyms(project, admin, image_bytes, textures):
     archive = zip_bytes(
         {
             "Brick/1.png": image_bytes(color=(1, 0, 0)),

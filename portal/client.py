@@ -14,6 +14,9 @@
     client.models.predict(model["id"], file="unknown.jpg")["concepts"]
 
 Every error answer raises ``ApiError`` carrying the status and the server's message.
+A 429 (too many requests) or 503 answer is retried after the ``Retry-After`` the server
+sends, a bounded number of times (``max_retries``, each wait at most ``max_wait`` seconds).
+Many images go fastest as one request: ``client.inputs.create_many(files=[...])`` or a zip.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -43,11 +48,43 @@ class ApiError(Exception):
         self.body = body
 
 
+RETRIED_STATUSES = (429, 503)
+
+
+def retry_after_seconds(value: str | None, *, default: float, now: float | None = None) -> float:
+    """Seconds to wait from a ``Retry-After`` header: a number of seconds or an HTTP date."""
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return default
+    return max(0.0, when - (time.time() if now is None else now))
+
+
 class Client:
-    def __init__(self, *, base_url: str, api_key: str, timeout: float = 60.0):
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        max_wait: float = 60.0,
+        urlopen: Callable = urllib.request.urlopen,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.base_url = base_url.rstrip("/") + "/api/v1/"
         self.api_key = api_key
         self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self._urlopen = urlopen
+        self._sleep = sleep
         self.projects = Projects(self)
         self.members = Members(self)
         self.review_settings = ReviewSettings(self)
@@ -81,23 +118,59 @@ class Client:
             data = json.dumps(json_body).encode()
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-                return json.loads(raw) if raw else None
-        except urllib.error.HTTPError as exc:
-            raw = exc.read()
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = raw.decode(errors="replace")
-            message = body.get("error") or body.get("detail") if isinstance(body, dict) else body
-            raise ApiError(exc.code, str(message or exc.reason), body) from None
+        raw = self._send(request)
+        return json.loads(raw) if raw else None
 
-    def export(self, *, project: int, format: str = "coco", wait: float = 300.0) -> bytes:
+    def _send(self, request: urllib.request.Request) -> bytes:
+        """The answer's body; a 429 or 503 is retried after its ``Retry-After`` (at most
+        ``max_retries`` times, each wait capped at ``max_wait``), any other error raises."""
+        attempt = 0
+        while True:
+            try:
+                with self._urlopen(request, timeout=self.timeout) as response:
+                    return response.read()
+            except urllib.error.HTTPError as exc:
+                if exc.code not in RETRIED_STATUSES or attempt >= self.max_retries:
+                    raise self._error(exc) from None
+                default = min(self.max_wait, 2.0**attempt)
+                wait = retry_after_seconds(exc.headers.get("Retry-After"), default=default)
+                exc.close()
+                attempt += 1
+                self._sleep(min(wait, self.max_wait))
+
+    @staticmethod
+    def _error(exc: urllib.error.HTTPError) -> ApiError:
+        raw = exc.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw.decode(errors="replace")
+        message = body.get("error") or body.get("detail") if isinstance(body, dict) else body
+        return ApiError(exc.code, str(message or exc.reason), body)
+
+    def export(
+        self,
+        *,
+        project: int,
+        format: str = "coco",
+        wait: float = 300.0,
+        include_suggestions: bool = False,
+        automatic_labels: bool = True,
+        **options: Any,
+    ) -> bytes:
         """Export a project (``coco``, ``csv``, ``yolo``, ``labelstudio``) and return the
-        file's bytes once the background job is done."""
-        job = self.request("POST", f"projects/{project}/exports/", json_body={"format": format})
+        file's bytes once the background job is done. Accepted labels only, unless
+        ``include_suggestions`` (labels waiting for review, marked ``pending_review``);
+        ``automatic_labels=False`` leaves out the accepted labels a model wrote."""
+        options = options | {
+            "include_suggestions": include_suggestions,
+            "automatic_labels": automatic_labels,
+        }
+        job = self.request(
+            "POST",
+            f"projects/{project}/exports/",
+            json_body={"format": format, "options": options},
+        )
         deadline = time.monotonic() + wait
         while job["status"] not in ("done", "failed"):
             if time.monotonic() > deadline:
@@ -110,8 +183,7 @@ class Client:
             self.base_url + f"exports/{job['id']}/download/",
             headers={"Authorization": f"Token {self.api_key}"},
         )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            return response.read()
+        return self._send(request)
 
 
 def _read(file: FileLike) -> tuple[str, bytes]:

@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view, parser_classes, throttle_classes
+from rest_framework.exceptions import Throttled
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,6 +42,13 @@ class SingleImageSerializer(serializers.Serializer):
 
 class UploadSerializer(SingleImageSerializer):
     file = serializers.ListField(child=serializers.FileField(), help_text="One or more files.")
+    folder_labels = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Zip uploads: label each image with the concept its folder is named after "
+        "(ImageFolder convention, e.g. brick/00655.png is labeled brick). Folders that "
+        "match no concept name or synonym are listed in the batch's unknown_folders.",
+    )
 
 
 def _json_field(raw: str | None, kind: type, what: str):
@@ -141,11 +149,28 @@ def inputs_view(request: Request, project_id: int) -> Response:
             },
             status=400,
         )
-    batch = upload_batch_create(project=project, user=request.user, files=files)
+    folder_labels = serializers.BooleanField().to_internal_value(
+        request.data.get("folder_labels") or False
+    )
+    batch = upload_batch_create(
+        project=project, user=request.user, files=files, folder_labels=folder_labels
+    )
     return Response(_batch_json(batch), status=202)
 
 
 inputs_view.cls.throttle_scope = "uploads"
+
+UPLOADS_THROTTLED = (
+    "Too many upload requests. Send many images in one request instead: several `file` "
+    "fields in one POST, or one .zip (client: inputs.create_many). See /api/v1/docs/."
+)
+
+
+def _uploads_throttled(self, request, wait):
+    raise Throttled(wait, detail=UPLOADS_THROTTLED)
+
+
+inputs_view.cls.throttled = _uploads_throttled
 
 
 def _batch_json(batch: UploadBatch) -> dict:
@@ -155,6 +180,8 @@ def _batch_json(batch: UploadBatch) -> dict:
         "total": batch.total,
         "processed": batch.processed,
         "error": batch.error,
+        "folder_labels": batch.folder_labels,
+        "unknown_folders": batch.unknown_folders,
         "status_url": f"/api/v1/projects/{batch.project_id}/batches/{batch.id}/",
     }
 

@@ -1,10 +1,11 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from labeling.api import inputs, interchange, projects, views
+from labeling.api import inputs, interchange, projects, root, views
 from training import api as models_api
 
 urlpatterns = [
+    path("", root.api_root_view, name="api_root"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("me/", views.me_view, name="api_me"),

@@ -66,3 +66,27 @@ def read_entry(archive: zipfile.ZipFile, name: str, *, max_bytes: int) -> bytes:
     """Read one entry, never more than ``max_bytes + 1`` bytes whatever its header says."""
     with archive.open(name) as handle:
         return handle.read(max_bytes + 1)
+
+
+def entry_folder(name: str) -> str:
+    """The folder an entry sits in (``brick`` for ``data/brick/00655.png``), "" at the top.
+
+    Under the ImageFolder convention that folder's name is the image's label.
+    """
+    parent = posixpath.dirname(name.replace("\\", "/").strip("/"))
+    return posixpath.basename(parent)
+
+
+def count_entries(path, *, max_entries: int, max_total_bytes: int) -> int:
+    """How many files an upload stands for: an archive's entries (what ``list_entries`` will
+    give), or 1 for anything that is not a zip or will be refused whole."""
+    if not zipfile.is_zipfile(path):
+        return 1
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = list_entries(
+                archive, max_entries=max_entries, max_total_bytes=max_total_bytes
+            )
+    except (ArchiveRejected, zipfile.BadZipFile):
+        return 1
+    return len(entries)

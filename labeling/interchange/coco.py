@@ -45,8 +45,11 @@ def write_coco(
     concepts: Sequence[ConceptRecord],
     *,
     description: str = "",
+    suggestions: bool = False,
 ) -> dict:
-    """Write a COCO document to ``out``; returns counts."""
+    """Write a COCO document to ``out``; returns counts. With ``suggestions`` the labels
+    waiting for review are in it too, each marked ``"suggestion": true`` (with its status
+    and score), and ``info.suggestions`` says so; otherwise every annotation is accepted."""
     text = io.TextIOWrapper(out, encoding="utf-8", newline="\n")
     categories = {c.path: (index, c) for index, c in enumerate(concepts, start=1)}
     info = {
@@ -55,6 +58,11 @@ def write_coco(
         "date_created": datetime.now(UTC).isoformat(timespec="seconds"),
         "contributor": "labeling portal",
         "labels": "image-level: one annotation per concept on an image, no bbox",
+        "suggestions": (
+            "included: annotations with suggestion true wait for review"
+            if suggestions
+            else "not included"
+        ),
     }
     text.write('{"info":' + _dump(info) + ',"licenses":[],\n"images":[\n')
     images = annotations = 0
@@ -83,6 +91,7 @@ def write_coco(
                     "image_id": image_id,
                     "category_id": categories[label.concept][0],
                     "status": label.status,
+                    "suggestion": label.status == "pending_review",
                     "source": label.source,
                     "author": label.author,
                     "model": label.model,

@@ -73,6 +73,15 @@ class UploadBatch(BackgroundJob):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     total = models.PositiveIntegerField(default=0, help_text="Items known so far.")
     processed = models.PositiveIntegerField(default=0)
+    folder_labels = models.BooleanField(
+        default=False,
+        help_text="Label each archive entry with its folder's name (the ImageFolder convention).",
+    )
+    unknown_folders = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Folder names that matched no concept, with how many files each held.",
+    )
 
     def __str__(self) -> str:
         return f"Upload {self.id} ({self.status})"

@@ -15,7 +15,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from labeling.ingest.archives import ArchiveRejected, list_entries, read_entry
+from labeling.ingest.archives import (
+    ArchiveRejected,
+    count_entries,
+    entry_folder,
+    list_entries,
+    read_entry,
+)
 from labeling.ingest.images import ImageRejected, human_bytes, inspect_image
 from labeling.ingest.metadata import MetadataRejected, metadata_for, parse_metadata_csv
 from labeling.ingest.splits import split_for_hash
@@ -31,6 +37,7 @@ from labeling.models import (
     UploadBatch,
     UploadItem,
 )
+from labeling.selectors import concepts_resolve
 from labeling.services.errors import ServiceError
 from labeling.services.queue import (
     checked_labels,
@@ -42,6 +49,7 @@ from labeling.storage import image_paths, media_path, project_folder, write_file
 
 logger = logging.getLogger(__name__)
 Item = UploadItem.Status
+NOTHING_ACCEPTED = "No file was accepted: every file was rejected (the reasons are below)."
 
 
 @dataclass(frozen=True)
@@ -107,15 +115,21 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[-100:] or "file"
 
 
-def upload_batch_create(*, project: Project, user, files: Iterable[UploadedFile]) -> UploadBatch:
+def upload_batch_create(
+    *, project: Project, user, files: Iterable[UploadedFile], folder_labels: bool = False
+) -> UploadBatch:
     """Stage the uploaded files on disk and queue their processing after commit.
 
-    Files over the size limits are refused here, before they are staged.
+    Files over the size limits are rejected here, before they are staged. ``total`` counts
+    the files to check from the start: an archive counts as its entries, not as one more file.
+    With ``folder_labels`` each archive entry is labeled with its folder's concept.
     """
     files = list(files)
     if not files:
         raise ServiceError("Choose at least one file to upload.")
-    batch = UploadBatch.objects.create(project=project, created_by=user, total=len(files))
+    batch = UploadBatch.objects.create(
+        project=project, created_by=user, total=0, folder_labels=folder_labels
+    )
     staging = f"staging/{batch.id}"
     items = []
     for position, upload in enumerate(files):
@@ -135,10 +149,17 @@ def upload_batch_create(*, project: Project, user, files: Iterable[UploadedFile]
                 for chunk in upload.chunks():
                     handle.write(chunk)
             item.staged = relative
+            batch.total += count_entries(
+                path,
+                max_entries=settings.LABELING_MAX_ARCHIVE_ENTRIES,
+                max_total_bytes=settings.LABELING_MAX_ARCHIVE_BYTES,
+            )
+        if item.status != Item.PENDING:
+            batch.total += 1
         items.append(item)
     UploadItem.objects.bulk_create(items)
     batch.processed = sum(1 for item in items if item.status != Item.PENDING)
-    batch.save(update_fields=["processed"])
+    batch.save(update_fields=["total", "processed"])
     transaction.on_commit(lambda: _queue(batch.id))
     return batch
 
@@ -169,16 +190,22 @@ def upload_batch_process(*, batch_id: int) -> UploadBatch:
     try:
         _expand_archives(batch)
         table = _read_metadata(batch)
+        labels = FolderLabels(batch.project) if batch.folder_labels else None
         for item in batch.items.filter(status=Item.PENDING).order_by("id").iterator():
-            _process_item(batch, item, table)
+            _process_item(batch, item, table, labels)
     except Exception as exc:
         logger.exception("upload batch %s failed", batch.id)
         UploadBatch.objects.filter(id=batch.id).update(
-            status=UploadBatch.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+            status=UploadBatch.Status.FAILED,
+            error=f"Processing stopped: {exc}"[:2000],
+            finished_at=timezone.now(),
         )
         raise
+    accepted = batch.items.filter(status__in=[Item.STORED, Item.DUPLICATE, Item.METADATA]).exists()
     UploadBatch.objects.filter(id=batch.id).update(
-        status=UploadBatch.Status.DONE, finished_at=timezone.now()
+        status=UploadBatch.Status.DONE if accepted else UploadBatch.Status.FAILED,
+        error="" if accepted else NOTHING_ACCEPTED,
+        finished_at=timezone.now(),
     )
     transaction.on_commit(lambda: _embed_later(batch.project_id))
     shutil.rmtree(media_path(f"staging/{batch.id}"), ignore_errors=True)
@@ -221,11 +248,39 @@ def _expand_archives(batch: UploadBatch) -> None:
                 for entry in entries
             ]
             UploadItem.objects.bulk_create(children)
-            refused = sum(1 for child in children if child.status == Item.REJECTED)
-            UploadBatch.objects.filter(id=batch.id).update(
-                total=F("total") + len(children), processed=F("processed") + refused
-            )
+            rejected = sum(1 for child in children if child.status == Item.REJECTED)
+            # The archive was counted as its entries when it was staged (upload_batch_create).
+            UploadBatch.objects.filter(id=batch.id).update(processed=F("processed") + rejected)
             _finish_item(batch, item, Item.EXPANDED, f"{len(entries):,} files in archive")
+            if batch.folder_labels:
+                _record_unknown_folders(batch, [c.member for c in children if not c.message])
+
+
+def _record_unknown_folders(batch: UploadBatch, members: list[str]) -> None:
+    """Count the entries whose folder names no concept, so the report can name them."""
+    unknown = UploadBatch.objects.get(id=batch.id).unknown_folders
+    resolved = FolderLabels(batch.project)
+    for member in members:
+        folder = entry_folder(member)
+        if not resolved.concept_ids(folder):
+            unknown[folder] = unknown.get(folder, 0) + 1
+    UploadBatch.objects.filter(id=batch.id).update(unknown_folders=unknown)
+
+
+class FolderLabels:
+    """Folder names resolved to concepts (key, name or synonym), each name looked up once."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self.cache: dict[str, list[int]] = {}
+
+    def concept_ids(self, folder: str) -> list[int]:
+        if not folder:
+            return []
+        if folder not in self.cache:
+            ids, unknown = concepts_resolve(self.project, [{"id": folder, "value": 1}])
+            self.cache[folder] = [] if unknown else ids
+        return self.cache[folder]
 
 
 def _read_bytes(item: UploadItem, limit: int) -> bytes:
@@ -262,13 +317,17 @@ def _read_metadata(batch: UploadBatch) -> dict[str, dict[str, str]]:
     return table
 
 
-def _process_item(batch: UploadBatch, item: UploadItem, table: dict) -> None:
+def _process_item(
+    batch: UploadBatch, item: UploadItem, table: dict, labels: "FolderLabels | None"
+) -> None:
+    # An archive entry keeps its path inside the archive (brick/00655.png): folder names
+    # often say what the image is, and people search for them.
     name = item.member or item.name
     try:
         data = _read_bytes(item, settings.LABELING_MAX_IMAGE_BYTES)
         result = input_ingest(
             project=batch.project,
-            name=name.rsplit("/", 1)[-1],
+            name=name.replace("\\", "/").lstrip("/"),
             data=data,
             metadata=metadata_for(name, table),
             batch=batch,
@@ -280,7 +339,16 @@ def _process_item(batch: UploadBatch, item: UploadItem, table: dict) -> None:
         _finish_item(batch, item, Item.REJECTED, f"could not read file ({exc})")
         return
     if result.created or _stored_by_this_item(batch, item, result.input):
-        _finish_item(batch, item, Item.STORED, "", input=result.input)
+        concept_ids = labels.concept_ids(entry_folder(item.member)) if labels else []
+        with transaction.atomic():
+            if concept_ids and batch.created_by and not result.input.annotations.exists():
+                input_labels_attach(
+                    project=batch.project,
+                    input=result.input,
+                    concept_ids=concept_ids,
+                    actor=batch.created_by,
+                )
+            _finish_item(batch, item, Item.STORED, "", input=result.input)
     else:
         _finish_item(
             batch,
@@ -303,7 +371,8 @@ def _finish_item(batch, item, status: str, message: str, input: Input | None = N
         updated = UploadItem.objects.filter(id=item.id, status=Item.PENDING).update(
             status=status, message=message[:500], input=input
         )
-        if updated:
+        # An expanded archive is not a file to check: its entries are (see upload_batch_create).
+        if updated and status != Item.EXPANDED:
             UploadBatch.objects.filter(id=batch.id).update(
                 processed=F("processed") + 1, heartbeat_at=timezone.now()
             )

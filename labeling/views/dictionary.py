@@ -48,6 +48,9 @@ def concept_detail(request: HttpRequest, project: Project, concept_id: int) -> H
             "synonyms": concept.synonyms.all(),
             "kinds": Kind.choices,
             "can_edit": request.membership.is_admin,
+            # What a refused form held, shown again beside its error instead of cleared.
+            "typed": {k: " ".join(request.POST.getlist(f"add_input_{k}")) for k in Kind.values},
+            "removing": set(request.POST.getlist("remove_example")),
         },
     )
 

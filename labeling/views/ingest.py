@@ -42,7 +42,12 @@ def upload_create(request: HttpRequest, project: Project) -> HttpResponse:
     except RequestDataTooBig:
         return JsonResponse({"error": "The request is too large."}, status=413)
     try:
-        batch = upload_batch_create(project=project, user=request.user, files=files)
+        batch = upload_batch_create(
+            project=project,
+            user=request.user,
+            files=files,
+            folder_labels=request.POST.get("folder_labels") in ("1", "on", "true"),
+        )
     except ServiceError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     url = reverse("labeling:batch", kwargs={"project_id": project.id, "batch_id": batch.id})
@@ -63,6 +68,7 @@ def batch_detail(request: HttpRequest, project: Project, batch_id: int) -> HttpR
         "counts": counts,
         "problems": problems,
         "stored": items.filter(status=UploadItem.Status.STORED)[:48],
+        "unknown_folders": sorted(batch.unknown_folders.items(), key=lambda kv: (-kv[1], kv[0])),
     }
     template = "labeling/ingest/_batch.html" if request.htmx else "labeling/ingest/batch.html"
     return render(request, template, context)

@@ -30,7 +30,13 @@ def exchange_page(request: HttpRequest, project: Project) -> HttpResponse:
                 raise ServiceError("Pick one of the formats.")
             if action == "export":
                 interchange_export_create(
-                    project=project, user=request.user, format=format, options={}
+                    project=project,
+                    user=request.user,
+                    format=format,
+                    options={
+                        "include_suggestions": request.POST.get("include_suggestions"),
+                        "automatic_labels": request.POST.get("automatic_labels"),
+                    },
                 )
             elif action == "import":
                 upload = request.FILES.get("file")

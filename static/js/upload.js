@@ -27,6 +27,8 @@
     if (!files.length) return;
     const data = new FormData();
     data.append("csrfmiddlewaretoken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+    const folderLabels = document.getElementById("folder-labels");
+    if (folderLabels && folderLabels.checked) data.append("folder_labels", "1");
     files.forEach((f) => data.append("files", f, f.name));
     const xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);

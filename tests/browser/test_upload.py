@@ -7,6 +7,7 @@ from factories import PASSWORD
 from playwright.sync_api import expect
 
 from labeling.models import Input
+from labeling.services.taxonomy import concept_create, concept_synonym_add
 
 
 def upload(page, files: list[tuple[str, str, bytes]]) -> None:
@@ -97,7 +98,7 @@ def test_upload_batch_with_broken_and_duplicate(live_server, new_context, projec
     # and nothing named evil.png was written anywhere
     assert not list(tmp_path.rglob("evil.png"))
     names = set(Input.objects.filter(project=project).values_list("original_name", flat=True))
-    assert names == {"red.png", "green.jpg", "blue.png", "yellow.png"}
+    assert names == {"red.png", "green.jpg", "blue.png", "photos/yellow.png"}
 
 
 def test_upload_page_drop_zone_sits_below_its_heading(live_server, new_context, project, admin):
@@ -115,3 +116,75 @@ def test_upload_page_drop_zone_sits_below_its_heading(live_server, new_context, 
     assert fragments == 1, f"the drop zone is drawn as {fragments} overlapping inline boxes"
     head = heading.bounding_box()
     assert zone.bounding_box()["y"] >= head["y"] + head["height"], "the drop zone hides the heading"
+
+
+def test_folder_names_become_labels_and_the_inputs_are_found_by_folder(
+    live_server, new_context, project, admin
+):
+    # given concepts Brick (also called "bricks") and a zip of texture folders
+    brick = concept_create(project=project, name="Brick", actor=admin)
+    concept_synonym_add(concept=brick, name="bricks", actor=admin)
+    archive = zip_bytes(
+        {
+            "brick/00655.png": image_bytes("PNG", color=(200, 60, 40)),
+            "bricks/00656.png": image_bytes("PNG", color=(190, 70, 50)),
+            "stone/00001.png": image_bytes("PNG", color=(120, 120, 120)),
+            "stone/00002.png": image_bytes("PNG", color=(110, 110, 110)),
+        }
+    )
+    page = new_context().new_page()
+    login(page, live_server, admin.username, PASSWORD)
+    page.goto(f"{live_server.url}/projects/{project.id}/upload/")
+
+    # when the admin uploads it with "Folder names are labels" ticked
+    page.get_by_label("Folder names are labels").check()
+    page.set_input_files(
+        "#file-input", [{"name": "t.zip", "mimeType": "application/zip", "buffer": archive}]
+    )
+    page.click("#upload-button")
+    expect(page.locator("#batch-report")).to_have_attribute("data-status", "done")
+
+    # then the four images are counted as four files, not five
+    expect(page.locator("#batch-report")).to_contain_text("4 of 4 files checked")
+    # and the folder that names no concept is reported with its count
+    expect(page.locator("#unknown-folders")).to_contain_text("stone (2 files)")
+    shot(page, "upload_05_folder_labels")
+    labeled = Input.objects.get(project=project, original_name="bricks/00656.png")
+    assert [lb.concept_id for lb in labeled.annotations.get().labels.all()] == [brick.id]
+
+    # and searching Inputs for the folder finds its images
+    page.goto(f"{live_server.url}/projects/{project.id}/inputs/?q=stone")
+    expect(page.locator("#input-grid .thumb")).to_have_count(2)
+    expect(page.locator("#input-grid")).to_contain_text("stone/00001.png")
+    # and a search that matches nothing says so, with the query
+    page.goto(f"{live_server.url}/projects/{project.id}/inputs/?q=marble")
+    expect(page.locator("#input-grid .empty")).to_have_text("No inputs match “marble”.")
+
+
+def test_an_upload_with_no_file_accepted_is_shown_as_failed(
+    live_server, new_context, project, admin
+):
+    # given two files that are not images
+    page = new_context().new_page()
+    login(page, live_server, admin.username, PASSWORD)
+    page.goto(f"{live_server.url}/projects/{project.id}/upload/")
+
+    # when the admin uploads them
+    page.set_input_files(
+        "#file-input",
+        [
+            {"name": "a.png", "mimeType": "image/png", "buffer": b"not pixels " * 9},
+            {"name": "b.png", "mimeType": "image/png", "buffer": b"nor these " * 9},
+        ],
+    )
+    page.click("#upload-button")
+
+    # then the report says the upload failed, in red, and uses one word for the refusals
+    expect(page.locator("#batch-report")).to_have_attribute("data-status", "failed")
+    expect(page.locator("#batch-status")).to_have_text("Failed")
+    expect(page.locator("#batch-error")).to_contain_text("No file was accepted")
+    bar = page.locator("#batch-report .progress > div")
+    assert bar.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(217, 45, 32)"
+    expect(page.locator("#count-rejected + .label")).to_have_text("rejected")
+    expect(page.locator("#batch-report")).not_to_contain_text("refused")
+    shot(page, "upload_06_nothing_accepted")

@@ -1,6 +1,9 @@
 """Inputs over the REST API: one image with Clarifai-style concepts, broken and huge files,
 batches of several files, the paginated list, one input with its annotations, and scoping."""
 
+import io
+import zipfile
+
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -18,6 +21,7 @@ from labeling.models import (
     InputStatus,
     UploadBatch,
 )
+from labeling.services.ingest import upload_batch_process
 from labeling.services.taxonomy import concept_create
 
 pytestmark = pytest.mark.django_db
@@ -186,6 +190,27 @@ def test_several_files_become_a_batch_to_poll(
     assert Input.objects.filter(project=project).count() == 2
 
 
+def test_a_zip_with_folder_labels_labels_its_images_and_names_unknown_folders(
+    project, admin, digits, image_bytes
+):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("3/a.png", image_bytes("PNG", color=(3, 0, 0)))
+        archive.writestr("seven/b.png", image_bytes("PNG", color=(7, 0, 0)))
+    upload = SimpleUploadedFile("digits.zip", buffer.getvalue(), content_type="application/zip")
+
+    queued = api(admin).post(
+        inputs_url(project), {"file": [upload], "folder_labels": "true"}, format="multipart"
+    )
+    batch = upload_batch_process(batch_id=queued.json()["batch"])
+    status = api(admin).get(queued.json()["status_url"]).json()
+
+    assert queued.status_code == 202 and batch.folder_labels
+    labeled = Input.objects.get(project=project, original_name="3/a.png")
+    assert [label.concept_id for label in labeled.annotations.get().labels.all()] == [digits[3].id]
+    assert status["unknown_folders"] == {"seven": 1}
+
+
 def test_concepts_do_not_go_with_a_batch(project, admin, digits, image_bytes):
     files = [png(image_bytes, "a.png"), png(image_bytes, "b.png", color=(1, 2, 3))]
 
@@ -284,15 +309,18 @@ def test_uploads_are_throttled_per_user(project, admin, image_bytes, monkeypatch
     cache.clear()
     client = api(admin)
 
-    codes = [
+    responses = [
         client.post(
             inputs_url(project), {"file": png(image_bytes, color=(i, 0, 0))}, format="multipart"
-        ).status_code
+        )
         for i in range(3)
     ]
     cache.clear()
 
-    assert codes == [201, 201, 429]
+    assert [r.status_code for r in responses] == [201, 201, 429]
+    # and the refusal says when to retry and how to send many images at once
+    assert int(responses[2]["Retry-After"]) > 0
+    assert "one .zip" in responses[2].json()["detail"]
     assert Input.objects.filter(project=project).count() == 2
 
 

@@ -47,3 +47,33 @@ def test_anonymous_visitors_are_sent_to_login(client):
     response = client.get(URL)
 
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_key_page_links_to_the_api_docs(client, annotator):
+    client.force_login(annotator)
+
+    page = client.get(URL).content.decode()
+
+    assert 'href="/api/v1/docs/"' in page
+    assert client.get("/api/v1/docs/").status_code == 200
+
+
+def test_the_api_root_lists_the_resources_as_json(annotator):
+    api = APIClient()
+    api.force_authenticate(annotator)
+
+    response = api.get("/api/v1/", HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["projects"].endswith("/api/v1/projects/")
+    assert body["docs"].endswith("/api/v1/docs/")
+    assert body["models"].endswith("/api/v1/models/")
+
+
+def test_the_api_root_refuses_strangers_in_json(db):
+    response = APIClient().get("/api/v1/", HTTP_ACCEPT="application/json")
+
+    assert response.status_code in (401, 403)
+    assert "credentials" in response.json()["detail"]

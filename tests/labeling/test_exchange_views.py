@@ -47,6 +47,31 @@ def test_admin_exports_then_downloads_the_file(client, project, admin, labeled):
     assert b"robin.png" in b"".join(download.streaming_content)
 
 
+def test_the_export_form_passes_its_label_options(client, project, admin, labeled):
+    client.force_login(admin)
+
+    client.post(url("exchange", project), {"action": "export", "format": "coco"})
+    client.post(
+        url("exchange", project),
+        {
+            "action": "export",
+            "format": "coco",
+            "include_suggestions": "1",
+            "automatic_labels": "no",
+        },
+    )
+
+    default, chosen = InterchangeJob.objects.filter(project=project).order_by("id")
+    assert (default.options["statuses"], default.options["automatic_labels"]) == (
+        ["accepted"],
+        True,
+    )
+    assert (chosen.options["statuses"], chosen.options["automatic_labels"]) == (
+        ["accepted", "pending_review"],
+        False,
+    )
+
+
 def test_an_unfinished_or_foreign_export_is_not_downloadable(
     client, project, admin, labeled, other_project
 ):

@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from factories import MembershipFactory, UserFactory
 from pycocotools.coco import COCO
 
+from labeling.interchange import coco, csvfmt, labelstudio
 from labeling.models import (
     Annotation,
     AnnotationLabel,
@@ -171,7 +172,7 @@ def test_export_then_import_keeps_every_label_and_its_status(project, admin, lab
 
 
 def test_import_maps_names_through_synonyms(project, admin, labeled):
-    data, name = exported_bytes(export(project, admin, "csv"))
+    data, name = exported_bytes(export(project, admin, "csv", include_suggestions=True))
     renamed = {"1": "one", "2": "two", "3": "three", "blurry": "fuzzy"}
     target, owner = fresh_project(project, renamed)  # the old names survive as synonyms only
 
@@ -184,7 +185,7 @@ def test_import_maps_names_through_synonyms(project, admin, labeled):
 
 
 def test_unknown_concepts_are_reported_and_the_other_labels_land(project, admin, labeled):
-    data, name = exported_bytes(export(project, admin, "coco"))
+    data, name = exported_bytes(export(project, admin, "coco", include_suggestions=True))
     target, owner = fresh_project(project, blurry=False)
 
     job = import_file(target, owner, "coco", data, name)
@@ -196,7 +197,7 @@ def test_unknown_concepts_are_reported_and_the_other_labels_land(project, admin,
 
 
 def test_importing_the_same_file_again_adds_nothing(project, admin, labeled):
-    data, name = exported_bytes(export(project, admin, "labelstudio"))
+    data, name = exported_bytes(export(project, admin, "labelstudio", include_suggestions=True))
     target, owner = fresh_project(project)
     first = import_file(target, owner, "labelstudio", data, name)
     count = Annotation.objects.filter(project=target).count()
@@ -210,7 +211,7 @@ def test_importing_the_same_file_again_adds_nothing(project, admin, labeled):
 
 
 def test_a_project_export_imported_into_itself_adds_nothing(project, admin, labeled):
-    data, name = exported_bytes(export(project, admin, "csv"))
+    data, name = exported_bytes(export(project, admin, "csv", include_suggestions=True))
     before = Annotation.objects.filter(project=project).count()
 
     job = import_file(project, admin, "csv", data, name)
@@ -222,7 +223,7 @@ def test_a_project_export_imported_into_itself_adds_nothing(project, admin, labe
 def test_an_admin_import_keeps_statuses_and_takes_labeled_inputs_out_of_the_queue(
     project, admin, labeled
 ):
-    data, name = exported_bytes(export(project, admin, "csv"))
+    data, name = exported_bytes(export(project, admin, "csv", include_suggestions=True))
     target, owner = fresh_project(project)
     first = Input.objects.get(project=target, sha256=labeled[0].sha256)
     assert QueueSlot.objects.filter(input=first).exists()
@@ -330,7 +331,7 @@ def test_a_label_studio_export_matches_inputs_by_file_name(project, admin, label
 
 
 def test_a_coco_export_of_a_project_loads_with_pycocotools(project, admin, labeled):
-    job = export(project, admin, "coco")
+    job = export(project, admin, "coco", include_suggestions=True)
 
     dataset = COCO(str(media_path(job.file)))
 
@@ -515,3 +516,70 @@ def test_export_memory_stays_flat_in_the_number_of_inputs(admin, monkeypatch, fo
         assert (job.done, job.total) == (count, count)
 
     assert peaks[2000] < 2 * peaks[200], peaks
+
+
+# ---------------------------------------------------------------------------- what is exported
+
+
+def exported_labels(job) -> set[tuple[str, str, str]]:
+    """(file name, concept, status) of every label in an export, read back by its own codec."""
+    data, name = exported_bytes(job)
+    if job.format == "yolo":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            data = archive.read("labels.csv")
+        format = "csv"
+    else:
+        format = job.format
+    records = {
+        "csv": csvfmt.read_csv,
+        "coco": coco.read_coco,
+        "labelstudio": labelstudio.read_labelstudio,
+    }[format](io.BytesIO(data))
+    return {
+        (record.name, label.concept, label.status)
+        for record in records.records
+        for label in record.labels
+    }
+
+
+ACCEPTED_ONLY = {
+    ("img0.png", "digit/1", "accepted"),
+    ("img2.png", "digit/2", "accepted"),
+}
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_an_export_holds_accepted_labels_only_by_default(project, admin, labeled, format):
+    assert exported_labels(export(project, admin, format)) == ACCEPTED_ONLY
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_suggestions_are_exported_when_asked_marked_as_waiting_for_review(
+    project, admin, labeled, format
+):
+    job = export(project, admin, format, include_suggestions=True)
+
+    assert exported_labels(job) == ACCEPTED_ONLY | {
+        ("img0.png", "digit/2", "pending_review"),
+        ("img1.png", "digit/3", "pending_review"),
+        ("img1.png", "blurry", "pending_review"),
+    }
+    assert job.options["include_suggestions"] is True
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_automatic_labels_can_be_left_out(project, admin, labeled, format):
+    job = export(project, admin, format, automatic_labels="false")
+
+    # then the label a model accepted on img2 is not in the file; the person's label is
+    assert exported_labels(job) == {("img0.png", "digit/1", "accepted")}
+    assert job.report["automatic_labels"] is False
+
+
+def test_a_coco_export_marks_each_suggestion(project, admin, labeled):
+    job = export(project, admin, "coco", include_suggestions=True)
+
+    document = json.loads(exported_bytes(job)[0])
+    marks = {(a["status"], a["suggestion"]) for a in document["annotations"]}
+    assert marks == {("accepted", False), ("pending_review", True)}
+    assert document["info"]["suggestions"].startswith("included")

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from labeling.ingest.splits import split_for_hash
 from labeling.models import Input, Split, UploadBatch, UploadItem
+from labeling.selectors import project_inputs
 from labeling.services import ingest as ingest_service
 from labeling.services.errors import ServiceError
 from labeling.services.ingest import (
@@ -23,6 +24,7 @@ from labeling.services.ingest import (
     upload_batches_resume_stale,
 )
 from labeling.services.projects import project_create
+from labeling.services.taxonomy import concept_create, concept_synonym_add
 
 pytestmark = pytest.mark.django_db
 
@@ -148,7 +150,7 @@ def test_zip_entries_are_stored_and_unsafe_paths_are_refused(project, admin, ima
     assert sorted(
         Input.objects.filter(project=project).values_list("original_name", flat=True)
     ) == [
-        "robin.png",
+        "birds/robin.png",
         "wren.jpg",
     ]
     assert item_named(batch, "birds.zip").status == Item.EXPANDED
@@ -157,7 +159,8 @@ def test_zip_entries_are_stored_and_unsafe_paths_are_refused(project, admin, ima
     assert (evil.status, evil.message) == (Item.REJECTED, "path with '..' in archive")
     assert (absolute.status, absolute.message) == (Item.REJECTED, "absolute path in archive")
     assert batch.status == UploadBatch.Status.DONE
-    assert batch.total == batch.processed == 5
+    # and the archive counts as its four entries, not as a fifth file
+    assert batch.total == batch.processed == 4
 
 
 def test_zip_over_the_entry_limit_is_refused_whole(project, admin, image_bytes, settings):
@@ -170,7 +173,7 @@ def test_zip_over_the_entry_limit_is_refused_whole(project, admin, image_bytes, 
     assert item.status == Item.REJECTED
     assert "3 files, over the limit of 2" in item.message
     assert not Input.objects.filter(project=project).exists()
-    assert batch.status == UploadBatch.Status.DONE
+    assert batch.status == UploadBatch.Status.FAILED  # no file was accepted
     assert batch.total == batch.processed == 1
 
 
@@ -396,3 +399,100 @@ def test_queued_batch_whose_task_is_lost_twice_is_queued_again(project, admin, i
     # then it is queued again rather than left waiting for ever
     assert resumed == [batch.id]
     queue.assert_called_once_with(batch.id)
+
+
+def test_zip_entries_keep_their_folder_as_part_of_the_name(project, admin, image_bytes):
+    archive = zip_bytes(
+        {
+            "brick/00655.png": image_bytes(color=RED),
+            "data/wood/00001.png": image_bytes(color=GREEN),
+        }
+    )
+
+    ingest(project, admin, [upload("textures.zip", archive)])
+
+    # then each input is named by its path inside the archive, so a search for a folder finds it
+    names = Input.objects.filter(project=project).values_list("original_name", flat=True)
+    assert sorted(names) == ["brick/00655.png", "data/wood/00001.png"]
+    found = project_inputs(project, split="", query="brick")
+    assert [i.original_name for i in found] == ["brick/00655.png"]
+
+
+def test_a_zip_is_counted_as_its_entries_from_the_start(project, admin, image_bytes):
+    archive = zip_bytes({f"digits/{n}.png": image_bytes(color=(n, 0, 0)) for n in range(3)})
+
+    batch = upload_batch_create(
+        project=project,
+        user=admin,
+        files=[upload("digits.zip", archive), upload("extra.png", image_bytes(color=BLUE))],
+    )
+
+    # then the report starts at "0 of 4 files", not "0 of 2" growing to "5 of 5"
+    assert (batch.processed, batch.total) == (0, 4)
+    batch = upload_batch_process(batch_id=batch.id)
+    assert (batch.processed, batch.total) == (4, 4)
+
+
+@pytest.fixture
+def textures(project, admin):
+    """Concepts "Brick" (with the synonym "bricks") and "Wood"."""
+    brick = concept_create(project=project, name="Brick", actor=admin)
+    concept_synonym_add(concept=brick, name="bricks", actor=admin)
+    return {"brick": brick, "wood": concept_create(project=project, name="Wood", actor=admin)}
+
+
+def labels_of(project, name: str) -> list[str]:
+    input = Input.objects.get(project=project, original_name=name)
+    return sorted(
+        label.concept.name
+        for annotation in input.annotations.all()
+        for label in annotation.labels.all()
+    )
+
+
+def test_folder_names_are_labels_through_names_and_synonyms(project, admin, image_bytes, textures):
+    archive = zip_bytes(
+        {
+            "Brick/1.png": image_bytes(color=(1, 0, 0)),
+            "bricks/2.png": image_bytes(color=(2, 0, 0)),
+            "wood/3.png": image_bytes(color=(3, 0, 0)),
+            "stone/4.png": image_bytes(color=(4, 0, 0)),
+            "stone/5.png": image_bytes(color=(5, 0, 0)),
+            "6.png": image_bytes(color=(6, 0, 0)),
+        }
+    )
+
+    batch = upload_batch_create(
+        project=project, user=admin, files=[upload("t.zip", archive)], folder_labels=True
+    )
+    batch = upload_batch_process(batch_id=batch.id)
+
+    # then folders named after a concept, or after one of its synonyms, label their images
+    assert labels_of(project, "Brick/1.png") == ["Brick"]
+    assert labels_of(project, "bricks/2.png") == ["Brick"]
+    assert labels_of(project, "wood/3.png") == ["Wood"]
+    # as accepted ground truth, since an admin uploaded them
+    accepted = Input.objects.get(original_name="wood/3.png").annotations.get()
+    assert accepted.status == "accepted"
+    # and the folders that name no concept are reported with their counts, images still stored
+    assert labels_of(project, "stone/4.png") == []
+    assert batch.unknown_folders == {"stone": 2, "": 1}
+    assert batch.status == UploadBatch.Status.DONE
+    assert batch.items.filter(status=Item.STORED).count() == 6
+
+
+def test_without_folder_labels_no_annotation_is_made(project, admin, image_bytes, textures):
+    archive = zip_bytes({"brick/1.png": image_bytes(color=RED)})
+
+    batch = ingest(project, admin, [upload("t.zip", archive)])
+
+    assert labels_of(project, "brick/1.png") == []
+    assert batch.unknown_folders == {}
+
+
+def test_a_batch_whose_every_file_was_rejected_fails_saying_so(project, admin):
+    batch = ingest(project, admin, [upload("a.png", b"not an image"), upload("b.png", b"nope")])
+
+    assert batch.status == UploadBatch.Status.FAILED
+    assert batch.error.startswith("No file was accepted")
+    assert batch.total == batch.processed == 2

@@ -19,7 +19,14 @@ EXPORT_CHUNK = 2000  # inputs per query (and per progress update) of an export
 IMPORT_CHUNK = 500  # records per transaction of an import
 DEFAULT_MAX_IMPORT_BYTES = 200 * 1024 * 1024  # a JSON import is parsed whole: keep it bounded
 REPORT_EXAMPLES = 20  # names listed in a report, beyond the counts
-EXPORT_OPTIONS = {"statuses", "include_unlabeled", "split", "image_url_prefix"}
+EXPORT_OPTIONS = {
+    "statuses",
+    "include_suggestions",
+    "automatic_labels",
+    "include_unlabeled",
+    "split",
+    "image_url_prefix",
+}
 IMPORT_OPTIONS = {"predictions"}
 
 
@@ -30,9 +37,20 @@ def _progress(job: InterchangeJob, done: int, **fields) -> None:
     Job.objects.filter(id=job.id).update(done=done, heartbeat_at=timezone.now(), **fields)
 
 
-def default_statuses(format: str) -> list[str]:
-    """YOLO folders are a training set: only accepted labels go in them unless asked."""
-    return ["accepted"] if format == Job.Format.YOLO else list(DEFAULT_STATUSES)
+def default_statuses(format: str, *, include_suggestions: bool = False) -> list[str]:
+    """Accepted labels only, in every format, unless suggestions (annotations waiting for
+    review, a model's doubtful predictions among them) are asked for: an export is what
+    people train on, and unreviewed guesses must not slip into it unmarked."""
+    return list(DEFAULT_STATUSES) if include_suggestions else ["accepted"]
+
+
+def option_flag(value, *, default: bool) -> bool:
+    """A yes/no option as JSON, a form field or a query string sends it."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off")
+    return bool(value)
 
 
 def _checked_names(archive: zipfile.ZipFile) -> list[str]:

@@ -20,6 +20,8 @@ from labeling.interchange.records import (
 from labeling.models import (
     Annotation,
     AnnotationLabel,
+    AnnotationSource,
+    AnnotationStatus,
     Concept,
     Input,
     InterchangeJob,
@@ -87,8 +89,19 @@ def export_concepts(project: Project) -> tuple[list[ConceptRecord], dict[int, st
     return ordered, paths
 
 
+def _exported_annotations(statuses: list[str], automatic_labels: bool):
+    """The annotations an export writes: of the chosen statuses, gold answers left out, and
+    without the accepted ones a model wrote when automatic labels are not wanted."""
+    annotations = Annotation.objects.filter(status__in=statuses, gold_correct__isnull=True)
+    if not automatic_labels:
+        annotations = annotations.exclude(
+            status=AnnotationStatus.ACCEPTED, source=AnnotationSource.MODEL
+        )
+    return annotations
+
+
 def _labels_by_input(
-    input_ids: list[int], statuses: list[str], paths: dict[int, str]
+    input_ids: list[int], statuses: list[str], paths: dict[int, str], automatic_labels: bool
 ) -> dict[int, list[LabelRecord]]:
     """The labels of a chunk of inputs, in two queries: the annotations (by the input index),
     then their labels (by the annotation index). One joined query let PostgreSQL hash-join
@@ -96,9 +109,9 @@ def _labels_by_input(
     out: the gold item's known answer stands for them (see ``_gold_labels``)."""
     annotations = {
         row[0]: row[1:]
-        for row in Annotation.objects.filter(
-            input_id__in=input_ids, status__in=statuses, gold_correct__isnull=True
-        ).values_list(
+        for row in _exported_annotations(statuses, automatic_labels)
+        .filter(input_id__in=input_ids)
+        .values_list(
             "id",
             "input_id",
             "status",
@@ -139,7 +152,11 @@ def _gold_labels(concept_ids, paths: dict[int, str]) -> list[LabelRecord]:
 
 
 def _export_records(
-    job: InterchangeJob, inputs, statuses: list[str], paths: dict[int, str]
+    job: InterchangeJob,
+    inputs,
+    statuses: list[str],
+    paths: dict[int, str],
+    automatic_labels: bool = True,
 ) -> Iterator[InputRecord]:
     """Inputs as records, a chunk at a time, reporting progress after each chunk.
 
@@ -155,7 +172,8 @@ def _export_records(
         if not chunk:
             return
         last_id = chunk[-1]["id"]
-        labels = _labels_by_input([row["id"] for row in chunk], statuses, paths)
+        ids = [row["id"] for row in chunk]
+        labels = _labels_by_input(ids, statuses, paths, automatic_labels)
         for row in chunk:
             gold = _gold_labels(row["gold_concept_ids"], paths) if "accepted" in statuses else []
             yield InputRecord(
@@ -183,28 +201,37 @@ def _read_image(record: InputRecord) -> bytes | None:
 def export_run(job: InterchangeJob) -> None:
     project, options = job.project, job.options
     statuses = options.get("statuses") or default_statuses(job.format)
+    automatic_labels = options.get("automatic_labels", True)
     inputs = Input.objects.filter(project=project)
     if options.get("split"):
         inputs = inputs.filter(split=options["split"])
     if not options.get("include_unlabeled", True):
-        labeled = Annotation.objects.filter(
-            input=OuterRef("pk"), status__in=statuses, gold_correct__isnull=True
-        )
+        labeled = _exported_annotations(statuses, automatic_labels).filter(input=OuterRef("pk"))
         inputs = inputs.filter(Exists(labeled) | Q(gold_concept_ids__isnull=False))
     total = inputs.count()
     Job.objects.filter(id=job.id).update(total=total, done=0)
     concepts, paths = export_concepts(project)
-    records = _export_records(job, inputs, statuses, paths)
+    records = _export_records(job, inputs, statuses, paths, automatic_labels)
     name = f"{slugify(project.name) or 'project'}-{job.format}-{job.id}.{EXTENSIONS[job.format]}"
     relative = f"interchange/{project.id}/{job.id}/{name}"
     target = media_path(relative)
     target.parent.mkdir(parents=True, exist_ok=True)
-    report: dict = {"filename": name, "statuses": statuses}
+    report: dict = {
+        "filename": name,
+        "statuses": statuses,
+        "automatic_labels": automatic_labels,
+    }
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as out:
             if job.format == Job.Format.COCO:
-                stats = coco.write_coco(out, records, concepts, description=project.name)
+                stats = coco.write_coco(
+                    out,
+                    records,
+                    concepts,
+                    description=project.name,
+                    suggestions="pending_review" in statuses,
+                )
             elif job.format == Job.Format.CSV:
                 stats = csvfmt.write_csv(out, records, concepts)
             elif job.format == Job.Format.YOLO:

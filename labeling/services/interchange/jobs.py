@@ -32,6 +32,7 @@ from labeling.services.interchange.common import (
     _import_limit,
     _safe_name,
     default_statuses,
+    option_flag,
 )
 from labeling.services.interchange.exporting import export_run
 from labeling.services.interchange.importing import import_run
@@ -53,7 +54,9 @@ def _export_options(format: str, options: dict) -> dict:
     unknown = set(options) - EXPORT_OPTIONS
     if unknown:
         raise ServiceError(f"Unknown export options: {', '.join(sorted(unknown))}.")
-    statuses = options.get("statuses") or default_statuses(format)
+    suggestions = option_flag(options.get("include_suggestions"), default=False)
+    automatic = option_flag(options.get("automatic_labels"), default=True)
+    statuses = options.get("statuses") or default_statuses(format, include_suggestions=suggestions)
     if isinstance(statuses, str):
         statuses = [s.strip() for s in statuses.split(",") if s.strip()]
     bad = [s for s in statuses if s not in STATUSES]
@@ -69,6 +72,8 @@ def _export_options(format: str, options: dict) -> dict:
         include = include.strip().lower() not in ("0", "false", "no", "off", "")
     return {
         "statuses": list(dict.fromkeys(statuses)),
+        "include_suggestions": "pending_review" in statuses,
+        "automatic_labels": automatic,
         "include_unlabeled": bool(include),
         "split": split,
         "image_url_prefix": str(options.get("image_url_prefix") or ""),
@@ -86,8 +91,11 @@ def interchange_export_create(
 ) -> InterchangeJob:
     """Queue an export of the project; the job's ``file`` is set once it is written.
 
-    Options: ``statuses`` (of the labels to include; default accepted and pending_review,
-    accepted only for YOLO),
+    Options: ``include_suggestions`` (default false: accepted labels only; true adds the
+    annotations waiting for review, marked with status ``pending_review``),
+    ``automatic_labels`` (default true: accepted labels a model wrote, source ``model``;
+    false leaves them out), ``statuses`` (the exact statuses, overriding
+    ``include_suggestions``),
     ``include_unlabeled`` (default true), ``split`` ("train", "eval" or "" for both),
     ``image_url_prefix`` (Label Studio: ``data.image`` is this prefix + the file name).
     """

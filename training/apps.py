@@ -4,3 +4,16 @@ from django.apps import AppConfig
 class TrainingConfig(AppConfig):
     name = "training"
     verbose_name = "Training"
+
+    def ready(self) -> None:
+        from labeling import hooks
+        from training.services.embeddings import embeddings_request
+        from training.services.versions import model_router_ensure
+
+        # new inputs are embedded; every project has its routing classifier from the start
+        hooks.subscribe(
+            hooks.INPUTS_STORED, lambda *, project_id, **_: embeddings_request(project_id)
+        )
+        hooks.subscribe(
+            hooks.PROJECT_CREATED, lambda *, project, **_: model_router_ensure(project=project)
+        )

@@ -22,8 +22,12 @@ from labeling.models import Input, UploadBatch
 from labeling.permissions import project_membership
 from labeling.selectors import concepts_resolve, project_inputs
 from labeling.services.errors import ServiceError
-from labeling.services.ingest import input_ingest, input_labels_attach, upload_batch_create
-from training.services.embeddings import embeddings_request
+from labeling.services.ingest import (
+    input_ingest,
+    input_labels_attach,
+    inputs_announce,
+    upload_batch_create,
+)
 
 PAGE = 100
 
@@ -85,7 +89,7 @@ def _single(request: Request, project, upload) -> Response:
     except ImageRejected as exc:
         return Response({"error": f"{upload.name}: {exc}"}, status=400)
     if result.created:
-        embeddings_request(project.id)
+        inputs_announce(project_id=project.id)
     annotation = None
     if concept_ids:
         annotation = input_labels_attach(

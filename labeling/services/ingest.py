@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from labeling import hooks
 from labeling.ingest.archives import (
     ArchiveRejected,
     count_entries,
@@ -207,16 +208,16 @@ def upload_batch_process(*, batch_id: int) -> UploadBatch:
         error="" if accepted else NOTHING_ACCEPTED,
         finished_at=timezone.now(),
     )
-    transaction.on_commit(lambda: _embed_later(batch.project_id))
+    inputs_announce(project_id=batch.project_id)
     shutil.rmtree(media_path(f"staging/{batch.id}"), ignore_errors=True)
     batch.refresh_from_db()
     return batch
 
 
-def _embed_later(project_id: int) -> None:
-    from training.services.embeddings import embeddings_request
-
-    embeddings_request(project_id)
+def inputs_announce(*, project_id: int) -> None:
+    """Tell the apps built on labeling (after commit) that the project has new inputs: the
+    model loop embeds them."""
+    transaction.on_commit(lambda: hooks.announce(hooks.INPUTS_STORED, project_id=project_id))
 
 
 def _expand_archives(batch: UploadBatch) -> None:

@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from labeling import hooks
 from labeling.models import Membership, Project, Role
 from labeling.services.errors import ServiceError
 from labeling.services.queue import queue_overlap_change
@@ -23,9 +24,6 @@ def project_create(
 ) -> Project:
     """Create a project; its creator becomes its first admin. It gets its routing classifier
     at once, so every client (browser, API, scheduler) finds the same model."""
-    # training builds on labeling: imported here, as labeling's other calls into it are.
-    from training.services.versions import model_router_ensure
-
     name = name.strip()
     if not name:
         raise ServiceError("A project needs a name.")
@@ -37,7 +35,7 @@ def project_create(
         created_by=created_by,
     )
     Membership.objects.create(project=project, user=created_by, role=Role.ADMIN)
-    model_router_ensure(project=project)
+    hooks.announce(hooks.PROJECT_CREATED, project=project)
     return project
 
 

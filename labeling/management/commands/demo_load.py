@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from labeling.demo import demo_project_load
+from labeling.services.ingest import inputs_announce
 
 LOGIN_FILE = "demo-login.txt"
 
@@ -37,9 +38,7 @@ class Command(BaseCommand):
         admin, username, password = demo_admin()
         project, created = demo_project_load(admin=admin)
         if created:  # embeddings start as soon as a worker runs; training follows by schedule
-            from training.tasks import embed_project_task
-
-            embed_project_task.delay(project.id)
+            inputs_announce(project_id=project.id)
         state = "loaded" if created else "already there"
         self.stdout.write(
             f"Demo project “{project.name}” {state}: {project.inputs.count()} images."

@@ -17,7 +17,16 @@ INPUTS_STORED = "inputs_stored"  # project_id: int, input_ids: list[int] | None 
 PROJECT_CREATED = "project_created"  # project: Project
 ANNOTATION_ACCEPTED = "annotation_accepted"  # annotation: Annotation
 REVIEW_DECIDED = "review_decided"  # decision: ReviewDecision
-EVENTS = (INPUTS_STORED, PROJECT_CREATED, ANNOTATION_ACCEPTED, REVIEW_DECIDED)
+# announced by the model loop (training), for webhooks: version: ModelVersion, event: str
+# ("model_version.ready" or "model_version.promoted")
+MODEL_VERSION_CHANGED = "model_version_changed"
+EVENTS = (
+    INPUTS_STORED,
+    PROJECT_CREATED,
+    ANNOTATION_ACCEPTED,
+    REVIEW_DECIDED,
+    MODEL_VERSION_CHANGED,
+)
 
 _subscribers: dict[str, list[Callable[..., None]]] = defaultdict(list)
 

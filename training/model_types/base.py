@@ -1,16 +1,51 @@
-"""The model types a project can create, with the parameters each takes.
+"""What every model type declares, and the checks and schema built from it.
 
-A type is a name, a description, whether it trains, and its fields (name, type, default,
-bounds, help); ``payload_schema`` turns them into the JSON schema of the create payload, so
-the API can list types the way Clarifai's model-type listing does. New types (a fine-tuned
-``deep-classifier``, a detector, a clusterer, an anomaly detector) are added here with the
-service that trains them.
+A type (one module beside this one) is a key, a title, a description, its fields (name,
+type, default, bounds, help), the port types it consumes and produces (the names of
+``workflows.ports.PortType``: "image", "embedding", "concepts", later "regions") and its
+``train`` / ``predict`` functions. ``payload_schema`` turns the fields into the JSON schema of
+the create payload, so the API can list types the way Clarifai's model-type listing does.
+
+No Django and no torch here: a type's module imports torch inside ``train`` / ``predict``
+only, so the web process can list the types without loading it.
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from training.models import ModelType
+import numpy as np
+
+from training.ml.layout import Layout
+
+# The port type names a type may consume or produce (``workflows.ports.PortType`` values).
+PORT_TYPES = frozenset({"image", "embedding", "concepts", "regions", "crops"})
+
+
+class Artifact(Protocol):
+    """What ``train`` returns and ``predict`` applies; stored as bytes on the version."""
+
+    def to_bytes(self) -> bytes: ...
+
+
+class Train(Protocol):
+    def __call__(
+        self,
+        *,
+        features: np.ndarray,
+        y: np.ndarray,
+        known: np.ndarray,
+        layout: Layout,
+        params: dict,
+        progress: Callable[[float], None],
+    ) -> Artifact:
+        """Fit on the train split: ``features`` (n, d), targets ``y`` and ``known`` (n, width)
+        over ``layout``'s columns, ``params`` cleaned by the type. ``progress(fraction)`` is
+        called now and then and may raise to stop the run."""
+
+
+Predict = Callable[[Any, Any], np.ndarray]  # (artifact or None, a batch of what it consumes)
 
 
 @dataclass(frozen=True)
@@ -28,8 +63,21 @@ class TypeSpec:
     key: str
     title: str
     description: str
-    trainable: bool
+    consumes: tuple[str, ...]
+    produces: tuple[str, ...]
+    predict: Predict
+    train: Train | None = None  # None: nothing to train (a pre-built model)
+    train_stage: str = "Training"  # the version's stage while ``train`` runs
     fields: tuple[Field, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        unknown = sorted(set(self.consumes + self.produces) - PORT_TYPES)
+        if unknown:
+            raise ValueError(f"{self.key}: unknown port types {', '.join(unknown)}.")
+
+    @property
+    def trainable(self) -> bool:
+        return self.train is not None
 
     def defaults(self) -> dict:
         return {f.name: f.default for f in self.fields}
@@ -86,39 +134,3 @@ class TypeSpec:
                 },
             },
         }
-
-
-CONTEXT_CLASSIFIER = TypeSpec(
-    key=ModelType.CONTEXT_CLASSIFIER,
-    title="Context classifier",
-    description=(
-        "A head trained on frozen EfficientNet-Lite0 embeddings: softmax per exclusive group, "
-        "sigmoid per multi-label concept. Trains in seconds on a CPU."
-    ),
-    trainable=True,
-    fields=(
-        Field("hidden", int, 0, "Units of a hidden layer; 0 trains a linear head.", 0, 4096),
-        Field("steps", int, 300, "Optimisation steps.", 10, 20000),
-        Field("learning_rate", float, 0.01, "AdamW learning rate.", 1e-5, 1.0),
-        Field("weight_decay", float, 1e-3, "AdamW weight decay (regularisation).", 0.0, 1.0),
-        Field("batch_size", int, 4096, "Inputs per optimisation step.", 16, 65536),
-    ),
-)
-
-EMBEDDER = TypeSpec(
-    key=ModelType.EMBEDDER,
-    title="Embedder",
-    description=(
-        "Returns the backbone's 1280-d vector of an input; powers “find similar”. Nothing to train."
-    ),
-    trainable=False,
-)
-
-TYPES: dict[str, TypeSpec] = {t.key: t for t in (CONTEXT_CLASSIFIER, EMBEDDER)}
-
-
-def model_type(key: str) -> TypeSpec:
-    try:
-        return TYPES[key]
-    except KeyError:
-        raise ValueError(f"Unknown model type {key!r}; known: {', '.join(TYPES)}.") from None

@@ -1,0 +1,52 @@
+"""The context classifier: a head trained on frozen embeddings (embedding -> concepts).
+
+``train`` fits the head with torch (imported inside ``train_head``, on a worker); ``predict``
+applies it with numpy, so routing, metrics and on-demand scoring need no torch.
+"""
+
+import numpy as np
+
+from training.ml.head import Head, HeadParams, train_head
+from training.ml.layout import Layout
+from training.model_types.base import Field, TypeSpec
+from training.models import ModelType
+
+
+def train(
+    *,
+    features: np.ndarray,
+    y: np.ndarray,
+    known: np.ndarray,
+    layout: Layout,
+    params: dict,
+    progress,
+) -> Head:
+    """Today's head training; ``params`` are the type's cleaned fields."""
+    return train_head(features, y, known, layout, HeadParams(**params), progress=progress)
+
+
+def predict(head: Head, features: np.ndarray) -> np.ndarray:
+    """(n, width) probabilities over the head's layout columns, from (n, d) embeddings."""
+    return head.probabilities(features)
+
+
+SPEC = TypeSpec(
+    key=ModelType.CONTEXT_CLASSIFIER,
+    title="Context classifier",
+    description=(
+        "A head trained on frozen EfficientNet-Lite0 embeddings: softmax per exclusive group, "
+        "sigmoid per multi-label concept. Trains in seconds on a CPU."
+    ),
+    consumes=("embedding",),
+    produces=("concepts",),
+    train=train,
+    predict=predict,
+    train_stage="Training the head",
+    fields=(
+        Field("hidden", int, 0, "Units of a hidden layer; 0 trains a linear head.", 0, 4096),
+        Field("steps", int, 300, "Optimisation steps.", 10, 20000),
+        Field("learning_rate", float, 0.01, "AdamW learning rate.", 1e-5, 1.0),
+        Field("weight_decay", float, 1e-3, "AdamW weight decay (regularisation).", 0.0, 1.0),
+        Field("batch_size", int, 4096, "Inputs per optimisation step.", 16, 65536),
+    ),
+)

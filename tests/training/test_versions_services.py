@@ -20,6 +20,7 @@ from labeling.models import (
 from labeling.services.errors import ServiceError
 from labeling.services.review import review_decide
 from labeling.services.taxonomy import concept_create
+from training.model_types import context_classifier
 from training.models import Embedding, MLModel, ModelVersion
 from training.selectors import (
     labeled_examples,
@@ -403,7 +404,7 @@ def test_given_a_run_failed_as_stale_while_its_worker_goes_on_then_it_never_come
     digits_project, admin, monkeypatch
 ):
     project, concepts, items, model = embedded_project(digits_project, count=90)
-    real_train_head = versions.train_head
+    real_train_head = context_classifier.train_head
 
     def frozen_then_resumed(*args, **kwargs):
         # the worker hung long enough for the scheduler to give up on it, then carries on
@@ -411,7 +412,7 @@ def test_given_a_run_failed_as_stale_while_its_worker_goes_on_then_it_never_come
         assert versions_fail_stale()
         return real_train_head(*args, **kwargs)
 
-    monkeypatch.setattr(versions, "train_head", frozen_then_resumed)
+    monkeypatch.setattr(context_classifier, "train_head", frozen_then_resumed)
     version = version_queue(model=model, actor=admin)
 
     assert version_train(version_id=version.id) is None

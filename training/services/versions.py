@@ -18,11 +18,12 @@ from django.utils import timezone
 from labeling.models import Project, Split
 from labeling.services.errors import ServiceError
 from labeling.services.webhooks import webhooks_emit_version
-from training.ml.head import Head, HeadParams, decision_scores, train_head
+from training.ml.head import Head, decision_scores
 from training.ml.layout import Layout
 from training.ml.metrics import evaluate
+from training.ml.promotion import promotion_decide
 from training.ml.thresholds import tune_threshold
-from training.model_types import CONTEXT_CLASSIFIER, model_type
+from training.model_types import CONTEXT_CLASSIFIER, TypeSpec, model_type
 from training.models import MLModel, ModelType, ModelVersion
 from training.selectors import labeled_examples, project_layout, trusted_label_count
 from training.services.embeddings import embeddings_load
@@ -184,22 +185,27 @@ def version_train(*, version_id: int) -> ModelVersion | None:
         train = _dataset(project, Split.TRAIN, version.input_ids)
         evaluation = _dataset(project, Split.EVAL, version.input_ids)
         _check_enough(train, evaluation)
-        params = HeadParams(**model_type(model.type).clean(model.params))
-        _report(version, 0.05, "Training the head")
+        spec = model_type(model.type)
+        if spec.train is None:
+            raise ServiceError(f"A {model.get_type_display().lower()} has nothing to train.")
+        params = spec.clean(model.params)
+        _report(version, 0.05, spec.train_stage)
         y, known = train.targets(layout)
-        head = train_head(
-            train.features,
-            y,
-            known,
-            layout,
-            params,
-            progress=lambda f: _report(version, 0.05 + 0.8 * f, "Training the head"),
+        artifact = spec.train(
+            features=train.features,
+            y=y,
+            known=known,
+            layout=layout,
+            params=params,
+            progress=lambda f: _report(version, 0.05 + 0.8 * f, spec.train_stage),
         )
         if settings.TRAINING_TEST_PAUSE:
             _report(version, 0.5, "Paused for a test")
             time.sleep(settings.TRAINING_TEST_PAUSE)
         _report(version, 0.9, "Evaluating on the eval split")
-        metrics, thresholds = _evaluate(head, evaluation, layout, project.target_precision)
+        metrics, thresholds = _evaluate(
+            spec, artifact, evaluation, layout, project.target_precision
+        )
     except RunStopped:
         return None
     except ServiceError as exc:
@@ -227,7 +233,7 @@ def version_train(*, version_id: int) -> ModelVersion | None:
             finished_at=timezone.now(),
             counts=counts,
             layout=layout.to_dict(),
-            head=head.to_bytes(),
+            head=artifact.to_bytes(),
             metrics=metrics,
             thresholds=thresholds,
             promotion=decision,
@@ -257,9 +263,11 @@ def _per_concept(y: np.ndarray, known: np.ndarray, layout: Layout) -> dict[str, 
     return {str(cid): int(positives[i]) for i, cid in enumerate(layout.concept_ids)}
 
 
-def _evaluate(head: Head, evaluation: Dataset, layout: Layout, target: float):
+def _evaluate(spec: TypeSpec, artifact, evaluation: Dataset, layout: Layout, target: float):
+    """Metrics on the eval split and tuned thresholds: shared by every type that scores
+    concepts (its ``predict`` gives the probabilities)."""
     y, known = evaluation.targets(layout)
-    probs = head.probabilities(evaluation.features)
+    probs = spec.predict(artifact, evaluation.features)
     scores = decision_scores(probs, layout)
     metrics = evaluate(probs, scores, y, known, layout)
     thresholds = {}
@@ -294,33 +302,18 @@ def _macro_f1_on(version: ModelVersion, evaluation: Dataset) -> float | None:
 
 def _promotion_decision(model_id: int, ours: float | None, evaluation: Dataset) -> dict:
     """Whether a new version with macro F1 ``ours`` may go live: not worse than the active
-    version on the same eval inputs (within ``PROMOTION_TOLERANCE``), and why."""
+    version on the same eval inputs (within ``PROMOTION_TOLERANCE``), and why
+    (``training.ml.promotion.promotion_decide``)."""
     model = MLModel.objects.select_related("active_version").get(id=model_id)
     active = model.active_version
-    decision = {"compared_with": None, "ours": ours, "theirs": None}
-    if active is not None and active.head:
-        theirs = _macro_f1_on(active, evaluation)
-        decision.update(compared_with=active.number, theirs=theirs)
-        if theirs is not None and (ours is None or ours < theirs - PROMOTION_TOLERANCE):
-            decision.update(
-                promoted=False,
-                reason=(
-                    f"Not promoted: macro F1 {ours or 0:.3f} on the eval split is below the "
-                    f"active version {active.number}'s {theirs:.3f} on the same inputs."
-                ),
-            )
-            return decision
-    decision.update(promoted=True, reason=_promotion_reason(active, ours, decision["theirs"]))
-    return decision
-
-
-def _promotion_reason(active, ours, theirs) -> str:
-    if active is None:
-        return "Promoted: the first version of this model."
-    return (
-        f"Promoted: macro F1 {ours or 0:.3f} on the eval split vs {theirs or 0:.3f} for "
-        f"version {active.number} on the same inputs."
+    compared = active is not None and bool(active.head)
+    decision = promotion_decide(
+        ours=ours,
+        theirs=_macro_f1_on(active, evaluation) if compared else None,
+        tolerance=PROMOTION_TOLERANCE,
+        active_number=active.number if compared else None,
     )
+    return decision.to_dict()
 
 
 def version_promote(*, version: ModelVersion, actor, decision: dict | None = None) -> ModelVersion:

@@ -4,13 +4,23 @@ No database: ``training.model_types`` only needs Django's settings (it names the
 ``training.models.ModelType``).
 """
 
+import dataclasses
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 
-from training.ml.head import HeadParams
-from training.model_types import CONTEXT_CLASSIFIER, EMBEDDER, TYPES, model_type
+from training.ml import pixels
+from training.ml.head import Head, HeadParams, train_head
+from training.ml.layout import Layout
+from training.model_types import CONTEXT_CLASSIFIER, EMBEDDER, TYPES, TypeSpec, model_type
 from training.models import ModelType
+from workflows.default import default_workflow
+from workflows.operators import registry
+from workflows.ports import PortType
+from workflows.spec import ModelTypePorts, Port
+from workflows.validate import validate_document
 
 DEFAULTS = {
     "hidden": 0,
@@ -180,3 +190,118 @@ def test_given_the_schema_then_a_json_schema_validator_agrees_with_clean():
             CONTEXT_CLASSIFIER.clean(params)
     assert not validator.is_valid({**good, "type": "embedder"})
     assert not validator.is_valid({"type": "context-classifier"})
+
+
+# ---------------------------------------------------------------------------- ports
+
+
+def test_given_each_type_then_it_says_what_it_consumes_and_produces():
+    assert (CONTEXT_CLASSIFIER.consumes, CONTEXT_CLASSIFIER.produces) == (
+        ("embedding",),
+        ("concepts",),
+    )
+    assert (EMBEDDER.consumes, EMBEDDER.produces) == (("image",), ("embedding",))
+
+
+def test_given_every_type_then_its_ports_are_port_types_the_workflows_know():
+    known = {p.value for p in PortType}
+    for spec in TYPES.values():
+        assert spec.consumes and spec.produces, spec.key
+        assert set(spec.consumes + spec.produces) <= known, spec.key
+
+
+def ports_of(spec: TypeSpec) -> ModelTypePorts:
+    def ports(names):
+        return tuple(Port(n, PortType(n)) for n in names)
+
+    return ModelTypePorts(spec.key, ports(spec.consumes), ports(spec.produces))
+
+
+def test_given_the_declared_ports_then_the_default_workflow_validates_against_them():
+    document = default_workflow(
+        embedder={"type": EMBEDDER.key, "version": "live"},
+        classifier={"type": CONTEXT_CLASSIFIER.key, "id": 1, "version": "live"},
+        doubt_band=0.1,
+        spot_check_rate=0.02,
+    )
+
+    kinds = registry([ports_of(spec) for spec in TYPES.values()])
+
+    assert validate_document(document, kinds) == []
+
+
+def test_given_a_port_type_nobody_knows_then_a_type_is_refused_by_name():
+    with pytest.raises(ValueError, match="detector: unknown port types pixels"):
+        TypeSpec(
+            key="detector",
+            title="Detector",
+            description="",
+            consumes=("pixels",),
+            produces=("regions",),
+            predict=lambda artifact, values: values,
+        )
+
+
+# ---------------------------------------------------------------------------- train, predict
+
+LAYOUT = Layout(concept_ids=(11, 12, 13), groups=((0, 1),), singles=(2,))
+
+
+def separable(n=60, seed=0):
+    """Features whose first two dimensions say the group's option, the third the single."""
+    rng = np.random.default_rng(seed)
+    option = rng.integers(0, 2, n)
+    single = rng.integers(0, 2, n)
+    x = rng.normal(0, 0.1, (n, 8)).astype(np.float32)
+    x[np.arange(n), option] += 2.0
+    x[:, 2] += 2.0 * single
+    labels = [{11 + int(o)} | ({13} if s else set()) for o, s in zip(option, single, strict=True)]
+    return x, labels
+
+
+def test_given_the_classifier_then_train_fits_a_head_with_the_cleaned_params():
+    features, labels = separable()
+    y, known = LAYOUT.targets(labels)
+    seen = []
+
+    head = CONTEXT_CLASSIFIER.train(
+        features=features,
+        y=y,
+        known=known,
+        layout=LAYOUT,
+        params=CONTEXT_CLASSIFIER.clean({"hidden": 8, "steps": 200, "learning_rate": 0.05}),
+        progress=seen.append,
+    )
+
+    assert isinstance(head, Head) and len(head.layers) == 2  # one hidden layer
+    assert seen and seen[0] == 0.0
+    probs = CONTEXT_CLASSIFIER.predict(head, features)
+    assert probs.shape == (60, 3)
+    assert ((probs[:, :2] > 0.5) == (y[:, :2] > 0.5)).mean() > 0.95
+    assert ((probs[:, 2] > 0.5) == (y[:, 2] > 0.5)).mean() > 0.95
+
+
+def test_given_a_head_then_the_classifier_predicts_its_probabilities():
+    features, labels = separable(seed=1)
+    head = train_head(features, *LAYOUT.targets(labels), LAYOUT, HeadParams(steps=20))
+
+    probs = CONTEXT_CLASSIFIER.predict(head, features)
+
+    np.testing.assert_array_equal(probs, head.probabilities(features))
+    np.testing.assert_allclose(probs[:, :2].sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_given_the_embedder_then_it_cannot_train_and_predicts_the_backbones_vectors(settings):
+    settings.TRAINING_BACKBONE = pixels.NAME
+    images = [Image.new("L", (20, 12), 40), Image.new("RGB", (8, 8), (200, 10, 10))]
+
+    vectors = EMBEDDER.predict(None, images)
+
+    assert EMBEDDER.train is None and not EMBEDDER.trainable
+    assert vectors.shape == (2, pixels.DIM)
+    np.testing.assert_array_equal(vectors, pixels.embed(images))
+    np.testing.assert_array_equal(EMBEDDER.predict(pixels.NAME, images), vectors)
+
+
+def test_given_a_spec_without_train_then_it_is_not_trainable():
+    assert not dataclasses.replace(CONTEXT_CLASSIFIER, train=None).trainable

@@ -263,6 +263,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # labeling.ids.IdConverter: a row id, signed 64-bit.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
+    # A model type's consumes / produces share one enum of port type names.
+    "ENUM_NAME_OVERRIDES": {"PortTypeEnum": "training.model_types.base.PORT_TYPE_NAMES"},
 }
 
 LOGGING = {

@@ -16,6 +16,7 @@ from labeling.ids import MAX_ID, id_fits, int_param
 from labeling.models import Input, Membership
 from labeling.permissions import ADMIN, check_role, project_membership
 from training.model_types import TYPES
+from training.model_types.base import PORT_TYPE_NAMES
 from training.models import MLModel, ModelVersion, Prediction
 from training.services.predictions import (
     prediction_create,
@@ -84,23 +85,44 @@ def _model_json(model: MLModel) -> dict:
 LIST_OF_OBJECTS = {200: {"type": "array", "items": {"type": "object"}}}
 
 
-@extend_schema(responses=LIST_OF_OBJECTS)
+class ModelTypeSerializer(serializers.Serializer):
+    """One model type as ``GET /models/types/`` lists it."""
+
+    type = serializers.CharField(help_text="The key that creates a model of this type.")
+    title = serializers.CharField()
+    description = serializers.CharField()
+    trainable = serializers.BooleanField(help_text="False: pre-built, nothing to train.")
+    consumes = serializers.ListField(
+        child=serializers.ChoiceField(choices=PORT_TYPE_NAMES),
+        help_text="The port types a workflow feeds it (image, embedding, ...).",
+    )
+    produces = serializers.ListField(
+        child=serializers.ChoiceField(choices=PORT_TYPE_NAMES),
+        help_text="The port types it gives (embedding, concepts, ...).",
+    )
+    defaults = serializers.DictField(help_text="Every parameter with its default.")
+    payload_schema = serializers.DictField(help_text="JSON schema of the create payload.")
+
+
+@extend_schema(responses=ModelTypeSerializer(many=True))
 @api_view(["GET"])
 def model_types_view(request: Request) -> Response:
-    """Every model type with the payload that creates it (fields, defaults, JSON schema)."""
-    return Response(
-        [
-            {
-                "type": spec.key,
-                "title": spec.title,
-                "description": spec.description,
-                "trainable": spec.trainable,
-                "defaults": spec.defaults(),
-                "payload_schema": spec.payload_schema(),
-            }
-            for spec in TYPES.values()
-        ]
-    )
+    """Every model type: what it consumes and produces, and the payload that creates it
+    (fields, defaults, JSON schema)."""
+    rows = [
+        {
+            "type": spec.key,
+            "title": spec.title,
+            "description": spec.description,
+            "trainable": spec.trainable,
+            "consumes": list(spec.consumes),
+            "produces": list(spec.produces),
+            "defaults": spec.defaults(),
+            "payload_schema": spec.payload_schema(),
+        }
+        for spec in TYPES.values()
+    ]
+    return Response(ModelTypeSerializer(rows, many=True).data)
 
 
 class ModelCreateSerializer(serializers.Serializer):

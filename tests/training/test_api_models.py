@@ -79,6 +79,31 @@ def test_the_types_list_what_creating_each_takes(annotator):
     assert classifier["defaults"]["steps"] == 300
 
 
+def test_the_types_say_what_each_consumes_and_produces(annotator):
+    types = {t["type"]: t for t in api(annotator).get("/api/v1/models/types/").json()}
+
+    assert (types["embedder"]["consumes"], types["embedder"]["produces"]) == (
+        ["image"],
+        ["embedding"],
+    )
+    classifier = types["context-classifier"]
+    assert (classifier["consumes"], classifier["produces"]) == (["embedding"], ["concepts"])
+
+
+def test_the_schema_describes_a_model_type_with_its_ports(client):
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+
+    answer = schema["paths"]["/api/v1/models/types/"]["get"]["responses"]["200"]
+    items = answer["content"]["application/json"]["schema"]["items"]
+    name = items["$ref"].rsplit("/", 1)[-1]
+    properties = schema["components"]["schemas"][name]["properties"]
+    assert {"type", "trainable", "consumes", "produces", "payload_schema"} <= set(properties)
+    assert properties["consumes"]["type"] == "array"
+    port_types = schema["components"]["schemas"]["PortTypeEnum"]["enum"]
+    assert properties["produces"]["items"]["$ref"].endswith("/PortTypeEnum")
+    assert {"image", "embedding", "concepts"} <= set(port_types)
+
+
 def test_an_admin_creates_a_model_with_defaults_filled_in(project, admin):
     response = api(admin).post(
         "/api/v1/models/",

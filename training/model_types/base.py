@@ -21,6 +21,7 @@ from training.ml.layout import Layout
 
 # The port type names a type may consume or produce (``workflows.ports.PortType`` values).
 PORT_TYPES = frozenset({"image", "embedding", "concepts", "regions", "crops"})
+PORT_TYPE_NAMES = sorted(PORT_TYPES)  # as the API schema's enum lists them
 
 
 class Artifact(Protocol):

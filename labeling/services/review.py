@@ -14,7 +14,6 @@ from django.utils import timezone
 from labeling.models import (
     Annotation,
     AnnotationDraft,
-    AnnotationLabel,
     AnnotationSource,
     AnnotationStatus,
     Input,
@@ -27,8 +26,10 @@ from labeling.models import (
     Role,
 )
 from labeling.review_rules import Facts, TierRule, consensus, correction_changes, next_tier
+from labeling.services.annotations import annotation_create
 from labeling.services.errors import ServiceError
-from labeling.services.queue import checked_labels, input_status_refresh, queue_slots_open
+from labeling.services.queue import checked_labels, queue_slots_open
+from labeling.services.statuses import input_status_refresh
 from labeling.services.webhooks import (
     webhooks_emit_annotation_accepted,
     webhooks_emit_review_decided,
@@ -380,18 +381,16 @@ def _reject(annotation: Annotation, reason: str, now: datetime) -> None:
 
 def _correct(annotation: Annotation, reviewer, labels: list[int]) -> Annotation:
     """The reviewer's labels replace the annotation's; the original is kept, superseded."""
-    correction = Annotation.objects.create(
+    correction = annotation_create(
         project_id=annotation.project_id,
         input_id=annotation.input_id,
-        author=reviewer,
         source=AnnotationSource.HUMAN,
         status=AnnotationStatus.PENDING_REVIEW,
+        concept_ids=labels,
+        author=reviewer,
         review_tier=annotation.review_tier,
         corrects=annotation,
         disagreement=annotation.disagreement,
-    )
-    AnnotationLabel.objects.bulk_create(
-        [AnnotationLabel(annotation=correction, concept_id=c) for c in labels]
     )
     annotation.status = AnnotationStatus.SUPERSEDED
     annotation.review_leased_to = None

@@ -41,6 +41,9 @@
     return "The server answered " + xhr.status + " " + (xhr.statusText || "") + ". Please try again.";
   }
 
+  // The element that sent the request (htmx puts it in the request's config).
+  const sender = (event) => (event.detail.requestConfig && event.detail.requestConfig.elt) || event.target;
+
   function anchorOf(elt) {
     // The form that made the request, or the element itself (a button, a polled <div>).
     return (elt && (elt.closest("form") || elt)) || document.querySelector("main") || document.body;
@@ -76,18 +79,18 @@
     }
     event.detail.shouldSwap = false;
     event.detail.isError = false; // handled here: no "Response Status Error Code" in the console
-    showBox(event.detail.elt, messageFrom(xhr));
+    showBox(sender(event), messageFrom(xhr));
   });
 
   document.addEventListener("htmx:sendError", (event) => {
-    showBox(event.detail.elt, "The server could not be reached. Check your connection and try again.");
+    showBox(sender(event), "The server could not be reached. Check your connection and try again.");
   });
 
   document.addEventListener("htmx:afterRequest", (event) => {
     // A later success from the same form clears its old error box.
     const xhr = event.detail.xhr;
     if (xhr && xhr.status >= 200 && xhr.status < 400) {
-      const anchor = anchorOf(event.detail.elt);
+      const anchor = anchorOf(sender(event));
       if (anchor.isConnected) removeBox(anchor);
     }
   });

@@ -161,9 +161,7 @@ def test_adding_a_duplicate_concept_names_it(live_server, new_context, admin):
     shot(page, "htmx_errors_05_taxonomy_duplicate")
 
 
-def test_a_refused_403_shows_next_to_the_form_and_keeps_the_typing(
-    live_server, new_context, admin
-):
+def test_a_refused_403_shows_next_to_the_form_and_keeps_the_typing(live_server, new_context, admin):
     # given an admin on the taxonomy editor who is demoted to annotator in another tab
     project = project_create(name="Walls", created_by=admin)
     page = open_page(new_context, live_server, admin, f"/projects/{project.id}/taxonomy/")

@@ -70,7 +70,7 @@ def test_annotator_labels_with_keyboard_only(live_server, new_context, admin):
 
     # then her last submitted input is back with its label checked
     expect(page.locator("#task")).to_have_attribute("data-input", str(last_id))
-    expect(page.locator("#draft-note")).to_contain_text("undone")
+    expect(page.locator("#draft-note")).to_contain_text("Undone — your earlier labels")
     expect(page.locator(f"#label-form input[value='{digits[last_key].id}']")).to_be_checked()
     expect(page.locator("#label-form input:checked")).to_have_count(1)
     expect(page.locator("#done-today")).to_have_text("4 done today")

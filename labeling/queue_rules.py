@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-RESERVED_KEYS = {"s", "u", "?"}  # skip, undo, help
-FALLBACK_KEYS = [*"1234567890", *"abcdefghijklmnopqrtvwxyz"]
+RESERVED_KEYS = {"s", "u", "d", "?"}  # skip, undo, dictionary, help
+FALLBACK_KEYS = [*"1234567890", *"abcefghijklmnopqrtvwxyz"]
 
 
 @dataclass(frozen=True)

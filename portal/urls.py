@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from labeling.views.account import InviteAcceptView
 
@@ -15,4 +17,6 @@ urlpatterns = [
     ),
     path("api/v1/", include("labeling.api.urls")),
     path("", include("labeling.urls")),
+    # Browsers ask for /favicon.ico on pages that link no icon (API JSON, downloads).
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
 ]

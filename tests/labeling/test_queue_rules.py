@@ -95,7 +95,7 @@ def test_single_letter_names_keep_their_letter_case_insensitively():
     assert keys == {1: "1", 2: "b"}
 
 
-@pytest.mark.parametrize("name", ["S", "u", "?"])
+@pytest.mark.parametrize("name", ["S", "u", "d", "?"])
 def test_reserved_keys_are_never_given_even_to_a_choice_named_so(name):
     keys = assign_shortcuts(choices_named(name, "Other"))
 

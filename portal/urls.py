@@ -16,7 +16,9 @@ urlpatterns = [
         name="invite_accept",
     ),
     path("api/v1/", include("labeling.api.urls")),
+    path("api/v1/", include("training.api_urls")),
     path("", include("labeling.urls")),
+    path("", include("training.urls")),
     # Browsers ask for /favicon.ico on pages that link no icon (API JSON, downloads).
     path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
 ]

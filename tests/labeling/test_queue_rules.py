@@ -214,6 +214,4 @@ def test_different_annotators_pick_different_equal_candidates():
 )
 def test_input_status(filled, total, accepted, status):
     # an input whose slots hold annotations waits for review; an open slot still needs one
-    assert (
-        input_status(accepted=accepted, waiting=filled > 0, open_slot=filled < total) == status
-    )
+    assert input_status(accepted=accepted, waiting=filled > 0, open_slot=filled < total) == status

@@ -23,7 +23,6 @@ ADMIN_ONLY, ANY_MEMBER = "admin", "member"
 # Pages read with GET: (url name, who may see it).
 PAGES = [
     ("dashboard", ANY_MEMBER),
-    ("loop_progress", ANY_MEMBER),
     ("settings", ADMIN_ONLY),
     ("members", ADMIN_ONLY),
     ("taxonomy", ANY_MEMBER),
@@ -131,14 +130,6 @@ OWN_TESTS = {
     "annotation_audit",
     "audit_csv",
     "audit",
-    "models",  # tests/training/test_model_views.py
-    "model_settings",
-    "model_train",
-    "model_run",
-    "model_version",
-    "model_threshold",
-    "model_version_action",
-    "input_similar",
     "exchange",  # tests/labeling/test_exchange_views.py
     "exchange_jobs",
     "exchange_download",

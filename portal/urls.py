@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from labeling.views.account import InviteAcceptView
+from webhooks.urls import api_urlpatterns as webhooks_api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,5 +15,7 @@ urlpatterns = [
         name="invite_accept",
     ),
     path("api/v1/", include("labeling.api.urls")),
+    path("api/v1/", include(webhooks_api)),
+    path("", include("webhooks.urls")),
     path("", include("labeling.urls")),
 ]

@@ -140,8 +140,6 @@ OWN_TESTS = {
     "exchange",  # tests/labeling/test_exchange_views.py
     "exchange_jobs",
     "exchange_download",
-    "webhooks",
-    "webhook_remove",
 }
 
 

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from labeling.views.account import InviteAcceptView
+from webhooks.urls import api_urlpatterns as webhooks_api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,6 +18,8 @@ urlpatterns = [
     ),
     path("api/v1/", include("labeling.api.urls")),
     path("api/v1/", include("training.api_urls")),
+    path("api/v1/", include(webhooks_api)),
+    path("", include("webhooks.urls")),
     path("", include("labeling.urls")),
     path("", include("training.urls")),
     # Browsers ask for /favicon.ico on pages that link no icon (API JSON, downloads).

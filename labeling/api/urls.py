@@ -54,11 +54,4 @@ urlpatterns = [
     ),
     path("projects/<id:project_id>/imports/", interchange.imports_view, name="api_imports"),
     path("imports/<id:job_id>/", interchange.import_view, name="api_import"),
-    path("projects/<id:project_id>/webhooks/", interchange.webhooks_view, name="api_webhooks"),
-    path("webhooks/<id:webhook_id>/", interchange.webhook_view, name="api_webhook"),
-    path(
-        "webhooks/<id:webhook_id>/deliveries/",
-        interchange.webhook_deliveries_view,
-        name="api_webhook_deliveries",
-    ),
 ]

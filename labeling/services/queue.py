@@ -42,7 +42,6 @@ from labeling.queue_rules import (
 from labeling.services.annotations import annotation_create, annotation_labels_set
 from labeling.services.errors import ServiceError
 from labeling.services.statuses import input_status_refresh
-from labeling.services.webhooks import webhooks_emit_annotation_accepted
 
 CANDIDATES = 8  # rows read (and locked) per request; enough for the tie-break to spread people
 
@@ -419,7 +418,7 @@ def _after_submit(project, input, annotation, labels, slots) -> None:
         review.annotation_route(
             annotation=annotation, after_tier=0, rules=review.tier_rules(project)
         )
-        webhooks_emit_annotation_accepted(annotation=annotation)
+        review.annotation_accepted_announce(annotation=annotation)
     elif filled == len(slots):
         review.consensus_resolve(input=input, project=project)
         return

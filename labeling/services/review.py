@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from labeling import hooks
 from labeling.models import (
     Annotation,
     AnnotationDraft,
@@ -30,10 +31,6 @@ from labeling.services.annotations import annotation_create
 from labeling.services.errors import ServiceError
 from labeling.services.queue import checked_labels, queue_slots_open
 from labeling.services.statuses import input_status_refresh
-from labeling.services.webhooks import (
-    webhooks_emit_annotation_accepted,
-    webhooks_emit_review_decided,
-)
 
 Action = ReviewDecision.Action
 REVIEW_LEASE_MINUTES = 10
@@ -135,6 +132,13 @@ def _facts(annotation: Annotation) -> Facts:
     )
 
 
+def annotation_accepted_announce(*, annotation: Annotation) -> None:
+    """Announce ``ANNOTATION_ACCEPTED`` if a person's annotation is accepted now (after
+    submission, consensus or a review decision; not the model's routing nor gold items)."""
+    if annotation.status == AnnotationStatus.ACCEPTED:
+        hooks.announce(hooks.ANNOTATION_ACCEPTED, annotation=annotation)
+
+
 def annotation_route(*, annotation: Annotation, after_tier: int, rules: list[TierRule]) -> None:
     """Send the annotation to the next tier that takes it, or accept it."""
     tier = next_tier(after_tier, rules, _facts(annotation))
@@ -192,7 +196,7 @@ def consensus_resolve(*, input: Input, project: Project) -> None:
             annotation.save(update_fields=["status", "updated_at"])
         else:
             annotation_route(annotation=annotation, after_tier=0, rules=rules)
-        webhooks_emit_annotation_accepted(annotation=annotation)
+        annotation_accepted_announce(annotation=annotation)
     input_status_refresh(input=input)
 
 
@@ -344,8 +348,8 @@ def review_decide(
             decision.save()
             annotation_route(annotation=correction, after_tier=tier, rules=tier_rules(project))
         input_status_refresh(input=annotation.input)
-        webhooks_emit_review_decided(decision=decision)
-        webhooks_emit_annotation_accepted(annotation=decision.correction or annotation)
+        hooks.announce(hooks.REVIEW_DECIDED, decision=decision)
+        annotation_accepted_announce(annotation=decision.correction or annotation)
     return decision
 
 

@@ -133,8 +133,6 @@ OWN_TESTS = {
     "exchange",  # tests/labeling/test_exchange_views.py
     "exchange_jobs",
     "exchange_download",
-    "webhooks",
-    "webhook_remove",
 }
 
 

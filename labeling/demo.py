@@ -7,19 +7,18 @@ from django.db import transaction
 from PIL import Image
 
 from labeling.models import (
-    Annotation,
-    AnnotationLabel,
     AnnotationSource,
     AnnotationStatus,
     Concept,
     DictionaryExample,
-    InputStatus,
     Project,
 )
+from labeling.services.annotations import annotation_create
 from labeling.services.dictionary import dictionary_entry_save
 from labeling.services.ingest import input_ingest
 from labeling.services.projects import project_create
 from labeling.services.queue import queue_slots_close
+from labeling.services.statuses import input_status_refresh
 from labeling.services.taxonomy import concept_create, concept_synonym_add
 
 logger = logging.getLogger(__name__)
@@ -107,17 +106,16 @@ def _taxonomy(project: Project, admin) -> dict[int, Concept]:
 
 
 def _accepted_label(project: Project, admin, input, concept: Concept) -> None:
-    annotation = Annotation.objects.create(
-        project=project,
-        input=input,
-        author=admin,
+    annotation_create(
+        project_id=project.id,
+        input_id=input.id,
         source=AnnotationSource.IMPORT,
         status=AnnotationStatus.ACCEPTED,
+        concept_ids=[concept.id],
+        author=admin,
     )
-    AnnotationLabel.objects.create(annotation=annotation, concept=concept)
-    input.status = InputStatus.LABELED
-    input.save(update_fields=["status"])
     queue_slots_close(input=input)
+    input_status_refresh(input=input)
 
 
 def _dictionary(concepts: dict[int, Concept], inputs_by_digit: dict[int, list], admin) -> None:

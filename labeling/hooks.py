@@ -39,7 +39,9 @@ def subscribe(event: str, handler: Callable[..., None]) -> None:
         _subscribers[event].append(handler)
 
 
-def announce(event: str, **kwargs) -> None:
+def announce(event: str, /, **kwargs) -> None:
+    """Call every subscriber of ``event`` with ``kwargs`` (``event`` is positional-only, so
+    an event may itself pass an ``event=`` argument, as MODEL_VERSION_CHANGED does)."""
     if event not in EVENTS:
         raise ValueError(f"Unknown event {event!r}.")
     for handler in list(_subscribers[event]):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-RESERVED_KEYS = {"s", "u", "?"}  # skip, undo, help
-FALLBACK_KEYS = [*"1234567890", *"abcdefghijklmnopqrtvwxyz"]
+RESERVED_KEYS = {"s", "u", "d", "?"}  # skip, undo, dictionary, help
+FALLBACK_KEYS = [*"1234567890", *"abcefghijklmnopqrtvwxyz"]
 
 
 @dataclass(frozen=True)
@@ -100,11 +100,12 @@ def lease_is_live(leased_until: datetime | None, now: datetime) -> bool:
     return leased_until is not None and leased_until > now
 
 
-def input_status_after(*, slots_filled: int, slots_total: int, any_accepted: bool) -> str:
-    """An input's status from its slots: labeled once a label is accepted, in review when
-    every slot has an annotation waiting, unlabeled while the queue still needs it."""
-    if any_accepted:
+def input_status(*, accepted: bool, waiting: bool, open_slot: bool) -> str:
+    """The one rule for an input's status: labeled once an annotation of it is accepted; in
+    review while annotations wait and the queue needs no more; unlabeled while a slot is
+    open (or nothing waits)."""
+    if accepted:
         return "labeled"
-    if slots_total and slots_filled >= slots_total:
+    if waiting and not open_slot:
         return "in_review"
     return "unlabeled"

@@ -27,13 +27,3 @@ def interchange_jobs_resume_stale_task() -> None:
     from labeling.services.interchange import interchange_jobs_resume_stale
 
     interchange_jobs_resume_stale()
-
-
-@shared_task(bind=True, acks_late=True, max_retries=None)
-def webhook_deliver_task(self, delivery_id: int) -> None:
-    """Send one delivery; on failure retry with backoff (the service says when, or stop)."""
-    from labeling.services.webhooks import webhook_delivery_send
-
-    retry_in = webhook_delivery_send(delivery_id=delivery_id)
-    if retry_in is not None:
-        raise self.retry(countdown=retry_in)

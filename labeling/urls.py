@@ -13,7 +13,6 @@ from labeling.views import (
     review,
     taxonomy,
 )
-from training import views as training_views
 
 
 class ImageVariantConverter:
@@ -95,4 +94,4 @@ urlpatterns = [
 ]
 
 urlpatterns += review.urlpatterns + audit.urlpatterns + quality.urlpatterns + account.urlpatterns
-urlpatterns += training_views.urlpatterns + interchange.urlpatterns
+urlpatterns += interchange.urlpatterns

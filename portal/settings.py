@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "labeling",
     "training",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -270,9 +271,14 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_errors": {"()": "portal.log_filters.ClientErrorWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("PORTAL_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # A 403 is one line, not a traceback (see portal/log_filters.py).
+        "django.request": {"filters": ["client_errors"]},
+    },
 }
 
 if not DEBUG:

@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from labeling.views.account import InviteAcceptView
+from webhooks.urls import api_urlpatterns as webhooks_api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,5 +17,11 @@ urlpatterns = [
         name="invite_accept",
     ),
     path("api/v1/", include("labeling.api.urls")),
+    path("api/v1/", include("training.api_urls")),
+    path("api/v1/", include(webhooks_api)),
+    path("", include("webhooks.urls")),
     path("", include("labeling.urls")),
+    path("", include("training.urls")),
+    # Browsers ask for /favicon.ico on pages that link no icon (API JSON, downloads).
+    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
 ]

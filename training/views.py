@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
 from django.views.decorators.http import require_POST
 
 from labeling.models import Input, Project
@@ -18,6 +17,7 @@ from training.models import ModelVersion
 from training.selectors import (
     auto_label_precision,
     live_spot_check,
+    model_summary,
     rollback_counts,
     rollback_message,
     similar_inputs,
@@ -76,7 +76,7 @@ def model_settings(request: HttpRequest, project: Project) -> HttpResponse:
         else:
             transaction.on_commit(lambda: _refresh_order(project.id))
             messages.success(request, "Loop settings saved.")
-            return redirect("labeling:models", project.id)
+            return redirect("training:models", project.id)
     return _render_page(request, project, form)
 
 
@@ -96,7 +96,7 @@ def model_train(request: HttpRequest, project: Project) -> HttpResponse:
         messages.error(request, str(exc))
     if request.htmx:
         return render(request, "training/_run.html", _run_context(project))
-    return redirect("labeling:models", project.id)
+    return redirect("training:models", project.id)
 
 
 @project_view(ADMIN)
@@ -108,6 +108,21 @@ def model_run(request: HttpRequest, project: Project) -> HttpResponse:
     if request.GET.get("polling") and not context["busy"]:
         response["HX-Refresh"] = "true"
     return response
+
+
+@project_view()
+def model_summary_view(request: HttpRequest, project: Project) -> HttpResponse:
+    """The dashboard's "model in the loop" card (loaded by htmx: labeling's dashboard does
+    not import the model loop)."""
+    return render(
+        request,
+        "training/_summary.html",
+        {
+            "project": project,
+            "model": model_summary(project),
+            "is_admin": request.membership.is_admin,
+        },
+    )
 
 
 @project_view()
@@ -175,7 +190,7 @@ def model_version_action(request: HttpRequest, project: Project, number: int):
             raise ServiceError(f"Unknown action {action!r}.")
     except ServiceError as exc:
         messages.error(request, str(exc))
-    return redirect("labeling:model_version", project.id, version.number)
+    return redirect("training:model_version", project.id, version.number)
 
 
 @project_view()
@@ -186,32 +201,3 @@ def input_similar(request: HttpRequest, project: Project, input_id: int) -> Http
         "training/_similar.html",
         {"project": project, "input": input, "similar": similar_inputs(input)},
     )
-
-
-urlpatterns = [
-    path("projects/<id:project_id>/models/", models_page, name="models"),
-    path("projects/<id:project_id>/models/settings/", model_settings, name="model_settings"),
-    path("projects/<id:project_id>/models/train/", model_train, name="model_train"),
-    path("projects/<id:project_id>/models/run/", model_run, name="model_run"),
-    path("projects/<id:project_id>/models/progress/", loop_progress_view, name="loop_progress"),
-    path(
-        "projects/<id:project_id>/models/versions/<id:number>/",
-        model_version,
-        name="model_version",
-    ),
-    path(
-        "projects/<id:project_id>/models/versions/<id:number>/threshold/",
-        model_threshold,
-        name="model_threshold",
-    ),
-    path(
-        "projects/<id:project_id>/models/versions/<id:number>/action/",
-        model_version_action,
-        name="model_version_action",
-    ),
-    path(
-        "projects/<id:project_id>/inputs/<id:input_id>/similar/",
-        input_similar,
-        name="input_similar",
-    ),
-]

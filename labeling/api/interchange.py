@@ -1,4 +1,4 @@
-"""REST API v1: export and import jobs (COCO, CSV, YOLO, Label Studio) and webhooks."""
+"""REST API v1: export and import jobs (COCO, CSV, YOLO, Label Studio)."""
 
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
@@ -6,11 +6,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view, parser_classes
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling.models import InterchangeJob, Webhook, WebhookDelivery
+from labeling.models import InterchangeJob
 from labeling.permissions import ADMIN, check_role, project_membership
 from labeling.storage import media_path
 
@@ -120,75 +120,3 @@ def imports_view(request: Request, project_id: int) -> Response:
 @api_view(["GET"])
 def import_view(request: Request, job_id: int) -> Response:
     return Response(job_json(_job(request, job_id, InterchangeJob.Kind.IMPORT)))
-
-
-# ---------------------------------------------------------------------------- webhooks
-
-
-class WebhookSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Webhook
-        fields = ["id", "url", "events", "active", "created_at"]
-        read_only_fields = ["id", "created_at"]
-
-
-@extend_schema(request=WebhookSerializer, responses=WebhookSerializer(many=True))
-@api_view(["GET", "POST"])
-@parser_classes([JSONParser])
-def webhooks_view(request: Request, project_id: int) -> Response:
-    """A project's webhooks (admins). POST registers one; the answer carries its signing
-    secret, shown this once."""
-    from labeling.services.webhooks import webhook_create
-
-    project, membership = project_membership(request.user, project_id)
-    check_role(membership, ADMIN)
-    if request.method == "GET":
-        return Response(WebhookSerializer(project.webhooks.all(), many=True).data)
-    payload = WebhookSerializer(data=request.data)
-    payload.is_valid(raise_exception=True)
-    hook = webhook_create(
-        project=project,
-        actor=request.user,
-        url=payload.validated_data["url"],
-        events=payload.validated_data.get("events") or [],
-    )
-    return Response(WebhookSerializer(hook).data | {"secret": hook.secret}, status=201)
-
-
-def _webhook(request: Request, webhook_id: int) -> Webhook:
-    hook = get_object_or_404(Webhook, id=webhook_id)
-    _, membership = project_membership(request.user, hook.project_id)
-    check_role(membership, ADMIN)
-    return hook
-
-
-@extend_schema(responses=OpenApiTypes.OBJECT)
-@api_view(["DELETE"])
-def webhook_view(request: Request, webhook_id: int) -> Response:
-    from labeling.services.webhooks import webhook_delete
-
-    webhook_delete(webhook=_webhook(request, webhook_id), actor=request.user)
-    return Response(status=204)
-
-
-@extend_schema(responses=OpenApiTypes.OBJECT)
-@api_view(["GET"])
-def webhook_deliveries_view(request: Request, webhook_id: int) -> Response:
-    """The delivery log: the last 100 deliveries with their outcome."""
-    hook = _webhook(request, webhook_id)
-    deliveries = WebhookDelivery.objects.filter(webhook=hook)[:100]
-    return Response(
-        [
-            {
-                "id": d.id,
-                "event": d.event,
-                "status": d.status,
-                "attempts": d.attempts,
-                "response_status": d.response_status,
-                "error": d.error,
-                "created_at": d.created_at,
-                "delivered_at": d.delivered_at,
-            }
-            for d in deliveries
-        ]
-    )

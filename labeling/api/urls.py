@@ -2,7 +2,6 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from labeling.api import inputs, interchange, projects, root, views
-from training import api as models_api
 
 urlpatterns = [
     path("", root.api_root_view, name="api_root"),
@@ -46,12 +45,6 @@ urlpatterns = [
     path("projects/<id:project_id>/inputs/", inputs.inputs_view, name="api_inputs"),
     path("projects/<id:project_id>/batches/<id:batch_id>/", inputs.batch_view, name="api_batch"),
     path("inputs/<id:input_id>/", inputs.input_view, name="api_input"),
-    path("models/types/", models_api.model_types_view, name="api_model_types"),
-    path("models/", models_api.models_view, name="api_models"),
-    path("models/<id:model_id>/", models_api.model_view, name="api_model"),
-    path("models/<id:model_id>/train/", models_api.model_train_view, name="api_model_train"),
-    path("models/<id:model_id>/predict/", models_api.model_predict_view, name="api_model_predict"),
-    path("predictions/<id:prediction_id>/", models_api.prediction_view, name="api_prediction"),
     path("projects/<id:project_id>/exports/", interchange.exports_view, name="api_exports"),
     path("exports/<id:job_id>/", interchange.export_view, name="api_export"),
     path(
@@ -61,11 +54,4 @@ urlpatterns = [
     ),
     path("projects/<id:project_id>/imports/", interchange.imports_view, name="api_imports"),
     path("imports/<id:job_id>/", interchange.import_view, name="api_import"),
-    path("projects/<id:project_id>/webhooks/", interchange.webhooks_view, name="api_webhooks"),
-    path("webhooks/<id:webhook_id>/", interchange.webhook_view, name="api_webhook"),
-    path(
-        "webhooks/<id:webhook_id>/deliveries/",
-        interchange.webhook_deliveries_view,
-        name="api_webhook_deliveries",
-    ),
 ]

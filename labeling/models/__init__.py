@@ -7,7 +7,7 @@ from labeling.models.annotations import (
     AnnotationStatus,
 )
 from labeling.models.inputs import Input, InputStatus, Split, UploadBatch, UploadItem
-from labeling.models.interchange import InterchangeJob, Webhook, WebhookDelivery
+from labeling.models.interchange import InterchangeJob
 from labeling.models.projects import Membership, Project, Role
 from labeling.models.queue import AnnotationDraft, QueueSlot, Skip
 from labeling.models.review import RejectReason, ReviewDecision, ReviewTier
@@ -44,6 +44,4 @@ __all__ = [
     "Split",
     "UploadBatch",
     "UploadItem",
-    "Webhook",
-    "WebhookDelivery",
 ]

@@ -1,28 +1,196 @@
-"""Writes on annotations as a set: taking a batch back, and the statuses of the inputs they
-touch. Other apps (the model loop) call these instead of updating labeling's tables."""
+"""The one writer of annotations: a person's, an import's or a model's, one at a time or
+tens of thousands in a batch, and taking a batch back. Every other place (labeling's queue,
+review, ingest, import, the demo; the model loop and workflows) calls these.
 
-from django.db import transaction
+The bulk path (``annotations_bulk_insert``) writes each kind of row in one statement fed by a
+single parameter: arrays on PostgreSQL (``INSERT ... SELECT FROM unnest(...)``), a JSON
+document on SQLite (``INSERT ... SELECT FROM json_each(?)``). No Django object and no
+parameter per row: routing writes tens of thousands a second through it. The portal runs on
+these two databases only, and the tests run on both.
+"""
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
 from django.utils import timezone
 
 from labeling.models import (
     Annotation,
+    AnnotationLabel,
+    AnnotationSource,
     AnnotationStatus,
-    Input,
-    InputStatus,
     Project,
     ReviewDecision,
 )
-from labeling.services.queue import queue_slots_fill_project
+from labeling.services.statuses import inputs_status_refresh
 
 CHUNK = 5000
+
+
+def annotation_create(
+    *,
+    project_id: int,
+    input_id: int,
+    source: str,
+    status: str,
+    concept_ids: Iterable[int],
+    confidences: dict[int, float] | None = None,
+    **fields,
+) -> Annotation:
+    """One annotation with its labels (``fields``: any other column, e.g. ``author``,
+    ``review_tier``, ``provenance``). Call inside the caller's transaction."""
+    annotation = Annotation.objects.create(
+        project_id=project_id, input_id=input_id, source=source, status=status, **fields
+    )
+    annotation_labels_set(annotation=annotation, concept_ids=concept_ids, confidences=confidences)
+    return annotation
+
+
+def annotation_labels_set(
+    *,
+    annotation: Annotation,
+    concept_ids: Iterable[int],
+    confidences: dict[int, float] | None = None,
+) -> None:
+    """Give the annotation exactly these labels (replacing any it had)."""
+    if annotation.pk and annotation.labels.exists():
+        annotation.labels.all().delete()
+    AnnotationLabel.objects.bulk_create(
+        AnnotationLabel(
+            annotation=annotation,
+            concept_id=c,
+            confidence=(confidences or {}).get(c),
+        )
+        for c in concept_ids
+    )
+
+
+def annotations_create(*, annotations: list[tuple[Annotation, dict[int, float | None]]]) -> int:
+    """Unsaved annotations with their labels (concept id -> confidence), in bulk through the
+    ORM (imports: a few thousand rows with every column). Returns the labels written."""
+    if not annotations:
+        return 0
+    rows = [a for a, _ in annotations]
+    if connection.features.can_return_rows_from_bulk_insert:
+        Annotation.objects.bulk_create(rows)
+    else:  # the labels need the annotations' ids
+        for annotation in rows:
+            annotation.save()
+    labels = [
+        AnnotationLabel(annotation=annotation, concept_id=c, confidence=confidence)
+        for annotation, labels in annotations
+        for c, confidence in labels.items()
+    ]
+    AnnotationLabel.objects.bulk_create(labels)
+    return len(labels)
+
+
+# ---------------------------------------------------------------------------- bulk (models)
+
+ANNOTATION_COLUMNS = (
+    "project_id, input_id, source, status, review_tier, dictionary_versions, disagreement,"
+    " model_version_id, model_band, provenance, client_token, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One model annotation to write in bulk (one per input in a batch)."""
+
+    input_id: int
+    status: str
+    review_tier: int
+    band: str
+    provenance: dict
+    labels: list[tuple[int, float]]  # (concept id, confidence)
+
+
+def annotations_bulk_insert(*, project_id: int, version_id: int, rows: list[ModelRow]) -> None:
+    """Write a model version's annotations of ``rows`` with their labels. Call inside a
+    transaction; the caller sets the inputs' statuses (``inputs_status_set``)."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        _insert_postgresql(project_id, version_id, rows)
+    else:
+        _insert_sqlite(project_id, version_id, rows)
+
+
+def _insert_postgresql(project_id: int, version_id: int, rows: list[ModelRow]) -> None:
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Annotation._meta.db_table} ({ANNOTATION_COLUMNS})"
+            " SELECT %s, u.input_id, %s, u.status, u.tier, '{}'::jsonb, false, %s, u.band,"
+            " u.provenance::jsonb, '', %s, %s"
+            " FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::text[], %s::text[])"
+            " AS u(input_id, status, tier, band, provenance)"
+            " RETURNING id, input_id",
+            [
+                project_id,
+                AnnotationSource.MODEL,
+                version_id,
+                now,
+                now,
+                [r.input_id for r in rows],
+                [r.status for r in rows],
+                [r.review_tier for r in rows],
+                [r.band for r in rows],
+                [json.dumps(r.provenance) for r in rows],
+            ],
+        )
+        # one annotation per input in a batch: the input id tells which row got which id
+        annotation_of = {input_id: pk for pk, input_id in cursor.fetchall()}
+        label_annotations, label_concepts, label_confidences = [], [], []
+        for row in rows:
+            for concept_id, confidence in row.labels:
+                label_annotations.append(annotation_of[row.input_id])
+                label_concepts.append(concept_id)
+                label_confidences.append(confidence)
+        cursor.execute(
+            f"INSERT INTO {AnnotationLabel._meta.db_table} (annotation_id, concept_id, confidence)"
+            " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::float8[])",
+            [label_annotations, label_concepts, label_confidences],
+        )
+
+
+def _insert_sqlite(project_id: int, version_id: int, rows: list[ModelRow]) -> None:
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    document = json.dumps(
+        [[r.input_id, r.status, r.review_tier, r.band, json.dumps(r.provenance)] for r in rows]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Annotation._meta.db_table} ({ANNOTATION_COLUMNS})"
+            " SELECT %s, value ->> 0, %s, value ->> 1, value ->> 2, '{}', 0, %s, value ->> 3,"
+            " value ->> 4, '', %s, %s FROM json_each(%s) RETURNING id, input_id",
+            [project_id, AnnotationSource.MODEL, version_id, now, now, document],
+        )
+        annotation_of = {input_id: pk for pk, input_id in cursor.fetchall()}
+        labels = [
+            [annotation_of[row.input_id], concept_id, confidence]
+            for row in rows
+            for concept_id, confidence in row.labels
+        ]
+        cursor.execute(
+            f"INSERT INTO {AnnotationLabel._meta.db_table} (annotation_id, concept_id, confidence)"
+            " SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(%s)",
+            [json.dumps(labels)],
+        )
+
+
+# ---------------------------------------------------------------------------- take back
 
 
 def annotations_take_back(
     *, project: Project, annotation_ids: list[int], actor, reason: str
 ) -> int:
     """Reject these annotations (those still accepted or waiting), each with an audit entry
-    naming who took it back and why; their inputs' statuses follow and inputs left with
-    nothing get open queue slots again. Returns how many were taken back.
+    naming who took it back and why; their inputs' statuses follow. The caller reopens the
+    queue for inputs left with nothing (``queue_slots_fill_project``). Returns how many were
+    taken back.
 
     Call inside the caller's transaction when the choice of ids must hold (e.g. under the
     model's row lock)."""
@@ -54,26 +222,4 @@ def annotations_take_back(
             Annotation.objects.filter(id__in=taken).values_list("input_id", flat=True).distinct()
         )
         inputs_status_refresh(input_ids=input_ids)
-        queue_slots_fill_project(project=project)
     return len(taken)
-
-
-def inputs_status_refresh(*, input_ids: list[int]) -> None:
-    """Labeled while an accepted annotation remains; in review while one waits; otherwise
-    unlabeled (``queue_slots_fill_project`` then opens its slots)."""
-    for start in range(0, len(input_ids), CHUNK):
-        chunk = input_ids[start : start + CHUNK]
-        annotations = Annotation.objects.filter(input_id__in=chunk)
-        accepted = set(
-            annotations.filter(status=AnnotationStatus.ACCEPTED).values_list("input_id", flat=True)
-        )
-        waiting = set(
-            annotations.filter(status=AnnotationStatus.PENDING_REVIEW).values_list(
-                "input_id", flat=True
-            )
-        )
-        Input.objects.filter(id__in=accepted).update(status=InputStatus.LABELED)
-        Input.objects.filter(id__in=waiting - accepted).update(status=InputStatus.IN_REVIEW)
-        Input.objects.filter(id__in=set(chunk) - accepted - waiting).update(
-            status=InputStatus.UNLABELED
-        )

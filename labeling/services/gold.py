@@ -17,7 +17,7 @@ from labeling.models import (
     QueueSlot,
     Role,
 )
-from labeling.queue_rules import input_status_after
+from labeling.queue_rules import input_status
 from labeling.services.errors import ServiceError
 from labeling.services.queue import checked_labels, queue_slots_close, queue_slots_open
 
@@ -82,10 +82,9 @@ def input_gold_clear(*, input: Input, actor) -> Input:
             queue_slots_open(input=input, overlap=input.project.overlap)
         slots = list(QueueSlot.objects.filter(input=input).values_list("annotation_id", flat=True))
         input.gold_concept_ids = None
-        input.status = input_status_after(
-            slots_filled=sum(1 for a in slots if a),
-            slots_total=len(slots),
-            any_accepted=accepted,
+        filled = sum(1 for a in slots if a)
+        input.status = input_status(
+            accepted=accepted, waiting=filled > 0, open_slot=filled < len(slots)
         )
         input.save(update_fields=["gold_concept_ids", "status"])
     return input

@@ -28,7 +28,6 @@ from labeling.ingest.metadata import MetadataRejected, metadata_for, parse_metad
 from labeling.ingest.splits import split_for_hash
 from labeling.models import (
     Annotation,
-    AnnotationLabel,
     AnnotationSource,
     AnnotationStatus,
     Input,
@@ -39,13 +38,14 @@ from labeling.models import (
     UploadItem,
 )
 from labeling.selectors import concepts_resolve
+from labeling.services.annotations import annotation_create
 from labeling.services.errors import ServiceError
 from labeling.services.queue import (
     checked_labels,
-    input_status_refresh,
     queue_slots_close,
     queue_slots_open,
 )
+from labeling.services.statuses import input_status_refresh
 from labeling.storage import image_paths, media_path, project_folder, write_file
 
 logger = logging.getLogger(__name__)
@@ -408,16 +408,14 @@ def input_labels_attach(
     )
     accepted = is_admin and not review
     with transaction.atomic():
-        annotation = Annotation.objects.create(
-            project=project,
-            input=input,
-            author=actor,
+        annotation = annotation_create(
+            project_id=project.id,
+            input_id=input.id,
             source=AnnotationSource.IMPORT,
             status=AnnotationStatus.ACCEPTED if accepted else AnnotationStatus.PENDING_REVIEW,
+            concept_ids=labels,
+            author=actor,
             review_tier=0 if accepted else 1,
-        )
-        AnnotationLabel.objects.bulk_create(
-            [AnnotationLabel(annotation=annotation, concept_id=c) for c in labels]
         )
         if accepted:
             queue_slots_close(input=input)

@@ -21,7 +21,6 @@ from labeling.ids import id_fits
 from labeling.models import (
     Annotation,
     AnnotationDraft,
-    AnnotationLabel,
     AnnotationSource,
     AnnotationStatus,
     Concept,
@@ -36,12 +35,13 @@ from labeling.queue_rules import (
     InvalidLabels,
     annotator_offset,
     check_labels,
-    input_status_after,
+    input_status,
     lease_is_live,
     pick_candidate,
 )
+from labeling.services.annotations import annotation_create, annotation_labels_set
 from labeling.services.errors import ServiceError
-from labeling.services.webhooks import webhooks_emit_annotation_accepted
+from labeling.services.statuses import input_status_refresh
 
 CANDIDATES = 8  # rows read (and locked) per request; enough for the tie-break to spread people
 
@@ -382,19 +382,17 @@ def _submit(project, user, input, labels, time_spent_ms, client_token, versions,
             defaults={"project": project, "concept_ids": labels, "note": "lease lost"},
         )
         return Submission(Outcome.LOST, draft=draft)
-    annotation = Annotation.objects.create(
-        project=project,
-        input=input,
-        author=user,
+    annotation = annotation_create(
+        project_id=project.id,
+        input_id=input.id,
         source=AnnotationSource.HUMAN,
         status=AnnotationStatus.PENDING_REVIEW,
+        concept_ids=labels,
+        author=user,
         review_tier=0,
         time_spent_ms=time_spent_ms,
         dictionary_versions={str(k): v for k, v in versions.items()},
         client_token=client_token,
-    )
-    AnnotationLabel.objects.bulk_create(
-        [AnnotationLabel(annotation=annotation, concept_id=c) for c in labels]
     )
     slot.annotation, slot.leased_to, slot.leased_until = annotation, user, None
     slot.save(update_fields=["annotation", "leased_to", "leased_until"])
@@ -420,15 +418,15 @@ def _after_submit(project, input, annotation, labels, slots) -> None:
         review.annotation_route(
             annotation=annotation, after_tier=0, rules=review.tier_rules(project)
         )
-        webhooks_emit_annotation_accepted(annotation=annotation)
+        review.annotation_accepted_announce(annotation=annotation)
     elif filled == len(slots):
         review.consensus_resolve(input=input, project=project)
         return
-    status = input_status_after(
-        slots_filled=filled,
-        slots_total=len(slots),
-        any_accepted=input.status == InputStatus.LABELED
+    status = input_status(
+        accepted=input.status == InputStatus.LABELED
         or annotation.status == AnnotationStatus.ACCEPTED,
+        waiting=filled > 0,
+        open_slot=filled < len(slots),
     )
     _input_status_set(input, status)
 
@@ -439,20 +437,26 @@ def _input_status_set(input: Input, status: str) -> None:
         input.status = status
 
 
-def input_status_refresh(*, input: Input) -> str:
-    """Recompute an input's status from its annotations and slots: labeled once one
-    annotation is accepted, in review while annotations wait and no slot is open."""
-    statuses = set(input.annotations.values_list("status", flat=True))
-    open_slots = QueueSlot.objects.filter(input=input, annotation__isnull=True).exists()
-    if AnnotationStatus.ACCEPTED in statuses:
-        status = InputStatus.LABELED
-    elif AnnotationStatus.PENDING_REVIEW in statuses and not open_slots:
-        status = InputStatus.IN_REVIEW
-    else:
-        status = InputStatus.UNLABELED
-    Input.objects.filter(id=input.id).exclude(status=status).update(status=status)
-    input.status = status
-    return status
+def queue_slots_close_open(*, input_ids: list[int]) -> None:
+    """Delete the inputs' open (unanswered) queue slots: a model answered for them.
+
+    One plain DELETE: ``QuerySet.delete()`` would first load every slot to look for
+    cascades and signal receivers, which costs more than the delete itself."""
+    if not input_ids:
+        return
+    table = QueueSlot._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"DELETE FROM {table} WHERE annotation_id IS NULL AND input_id = ANY(%s)",
+                [input_ids],
+            )
+        else:
+            marks = ", ".join(["%s"] * len(input_ids))
+            cursor.execute(
+                f"DELETE FROM {table} WHERE annotation_id IS NULL AND input_id IN ({marks})",
+                input_ids,
+            )
 
 
 # ---------------------------------------------------------------------------- skip, undo, fix
@@ -530,10 +534,7 @@ def annotation_relabel(*, annotation: Annotation, user, concept_ids: list[int]) 
             raise ServiceError("Only its author can change an annotation.")
         if not annotation_is_open(annotation, project):
             raise ServiceError("This annotation has been reviewed and can't be changed.")
-        annotation.labels.all().delete()
-        AnnotationLabel.objects.bulk_create(
-            [AnnotationLabel(annotation=annotation, concept_id=c) for c in labels]
-        )
+        annotation_labels_set(annotation=annotation, concept_ids=labels)
         annotation.save(update_fields=["updated_at"])
     return annotation
 

@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from labeling import hooks
 from labeling.models import (
     Annotation,
     AnnotationDraft,
-    AnnotationLabel,
     AnnotationSource,
     AnnotationStatus,
     Input,
@@ -27,12 +27,10 @@ from labeling.models import (
     Role,
 )
 from labeling.review_rules import Facts, TierRule, consensus, correction_changes, next_tier
+from labeling.services.annotations import annotation_create
 from labeling.services.errors import ServiceError
-from labeling.services.queue import checked_labels, input_status_refresh, queue_slots_open
-from labeling.services.webhooks import (
-    webhooks_emit_annotation_accepted,
-    webhooks_emit_review_decided,
-)
+from labeling.services.queue import checked_labels, queue_slots_open
+from labeling.services.statuses import input_status_refresh
 
 Action = ReviewDecision.Action
 REVIEW_LEASE_MINUTES = 10
@@ -134,6 +132,13 @@ def _facts(annotation: Annotation) -> Facts:
     )
 
 
+def annotation_accepted_announce(*, annotation: Annotation) -> None:
+    """Announce ``ANNOTATION_ACCEPTED`` if a person's annotation is accepted now (after
+    submission, consensus or a review decision; not the model's routing nor gold items)."""
+    if annotation.status == AnnotationStatus.ACCEPTED:
+        hooks.announce(hooks.ANNOTATION_ACCEPTED, annotation=annotation)
+
+
 def annotation_route(*, annotation: Annotation, after_tier: int, rules: list[TierRule]) -> None:
     """Send the annotation to the next tier that takes it, or accept it."""
     tier = next_tier(after_tier, rules, _facts(annotation))
@@ -191,7 +196,7 @@ def consensus_resolve(*, input: Input, project: Project) -> None:
             annotation.save(update_fields=["status", "updated_at"])
         else:
             annotation_route(annotation=annotation, after_tier=0, rules=rules)
-        webhooks_emit_annotation_accepted(annotation=annotation)
+        annotation_accepted_announce(annotation=annotation)
     input_status_refresh(input=input)
 
 
@@ -343,8 +348,8 @@ def review_decide(
             decision.save()
             annotation_route(annotation=correction, after_tier=tier, rules=tier_rules(project))
         input_status_refresh(input=annotation.input)
-        webhooks_emit_review_decided(decision=decision)
-        webhooks_emit_annotation_accepted(annotation=decision.correction or annotation)
+        hooks.announce(hooks.REVIEW_DECIDED, decision=decision)
+        annotation_accepted_announce(annotation=decision.correction or annotation)
     return decision
 
 
@@ -380,18 +385,16 @@ def _reject(annotation: Annotation, reason: str, now: datetime) -> None:
 
 def _correct(annotation: Annotation, reviewer, labels: list[int]) -> Annotation:
     """The reviewer's labels replace the annotation's; the original is kept, superseded."""
-    correction = Annotation.objects.create(
+    correction = annotation_create(
         project_id=annotation.project_id,
         input_id=annotation.input_id,
-        author=reviewer,
         source=AnnotationSource.HUMAN,
         status=AnnotationStatus.PENDING_REVIEW,
+        concept_ids=labels,
+        author=reviewer,
         review_tier=annotation.review_tier,
         corrects=annotation,
         disagreement=annotation.disagreement,
-    )
-    AnnotationLabel.objects.bulk_create(
-        [AnnotationLabel(annotation=correction, concept_id=c) for c in labels]
     )
     annotation.status = AnnotationStatus.SUPERSEDED
     annotation.review_leased_to = None

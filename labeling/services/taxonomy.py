@@ -46,7 +46,7 @@ def _check_key_free(project: Project, parent: Concept | None, key: str, exclude:
     existing = clash.first()
     if existing:
         state = " (archived)" if existing.is_archived else ""
-        raise ServiceError(f"“{existing.name}”{state} already uses the key {key!r} here.")
+        raise ServiceError(f"A concept named “{existing.name}” exists here{state}.")
 
 
 def _check_parent(project: Project, parent: Concept | None) -> None:

@@ -1,13 +1,12 @@
 """Admin pages: export and import in the interchange formats (background jobs with
-progress), and webhooks with their delivery log."""
+progress)."""
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.views.decorators.http import require_POST
 
-from labeling.models import InterchangeJob, Project, Webhook
+from labeling.models import InterchangeJob, Project
 from labeling.permissions import ADMIN, project_view
 from labeling.services.errors import ServiceError
 from labeling.storage import media_path
@@ -83,47 +82,6 @@ def exchange_download(request: HttpRequest, project: Project, job_id: int):
     return FileResponse(file.open("rb"), as_attachment=True, filename=file.name)
 
 
-@project_view(ADMIN)
-def webhooks_page(request: HttpRequest, project: Project) -> HttpResponse:
-    from labeling.services.webhooks import webhook_create
-
-    secret = None
-    if request.method == "POST":
-        try:
-            hook = webhook_create(
-                project=project,
-                actor=request.user,
-                url=request.POST.get("url", "").strip(),
-                events=request.POST.getlist("events"),
-            )
-            secret = hook.secret
-            messages.success(request, "Webhook added. Copy its secret now: it is shown once.")
-        except ServiceError as exc:
-            messages.error(request, str(exc))
-    hooks = project.webhooks.prefetch_related("deliveries")
-    return render(
-        request,
-        "labeling/exchange/webhooks.html",
-        {
-            "project": project,
-            "hooks": [(h, list(h.deliveries.all()[:10])) for h in hooks],
-            "events": Webhook.Event.choices,
-            "secret": secret,
-        },
-    )
-
-
-@project_view(ADMIN)
-@require_POST
-def webhook_remove(request: HttpRequest, project: Project, webhook_id: int) -> HttpResponse:
-    from labeling.services.webhooks import webhook_delete
-
-    hook = get_object_or_404(Webhook, project=project, id=webhook_id)
-    webhook_delete(webhook=hook, actor=request.user)
-    messages.success(request, f"Webhook {hook.url} removed.")
-    return redirect("labeling:webhooks", project.id)
-
-
 urlpatterns = [
     path("projects/<id:project_id>/exchange/", exchange_page, name="exchange"),
     path("projects/<id:project_id>/exchange/jobs/", exchange_jobs, name="exchange_jobs"),
@@ -131,11 +89,5 @@ urlpatterns = [
         "projects/<id:project_id>/exchange/<id:job_id>/download/",
         exchange_download,
         name="exchange_download",
-    ),
-    path("projects/<id:project_id>/webhooks/", webhooks_page, name="webhooks"),
-    path(
-        "projects/<id:project_id>/webhooks/<id:webhook_id>/remove/",
-        webhook_remove,
-        name="webhook_remove",
     ),
 ]

@@ -22,7 +22,6 @@ from labeling.services.projects import (
     project_create,
     project_update,
 )
-from training.selectors import model_summary
 
 
 @login_required
@@ -62,7 +61,6 @@ def project_dashboard(request: HttpRequest, project: Project) -> HttpResponse:
             "project": project,
             "dashboard": selectors.project_dashboard(project),
             "recent_batches": project.upload_batches.all()[:5],
-            "model": model_summary(project),
         },
     )
 

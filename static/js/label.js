@@ -1,5 +1,5 @@
 // Labeling page: keyboard first. Number/letter keys pick choices, Enter submits, S skips,
-// U undoes, ? shows help. The task (#task) is replaced by htmx after each action.
+// U undoes, D opens/closes the visual dictionary, ? shows help. The task (#task) is replaced by htmx after each action.
 (function () {
   let shownAt = performance.now();
   let timer = null;
@@ -55,6 +55,15 @@
     if (document.activeElement) document.activeElement.blur();
   }
 
+  function toggleDictionary() {
+    // Any entry open: close them all; none open: open them all (and bring the pane into view).
+    const entries = [...document.querySelectorAll("#dictionary-pane .dict-entry")];
+    const open = !entries.some((entry) => entry.open);
+    entries.forEach((entry) => { entry.open = open; });
+    const pane = $("#dictionary-pane");
+    if (open && pane) pane.scrollIntoView({ block: "nearest" });
+  }
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const key = event.key;
@@ -64,6 +73,7 @@
     if (key === "Enter") { event.preventDefault(); submitLabels(); return; }
     const lower = key.toLowerCase();
     if (lower === "s") { event.preventDefault(); openSkip(); return; }
+    if (lower === "d") { event.preventDefault(); toggleDictionary(); return; }
     if (lower === "u") { event.preventDefault(); const undo = $("#undo-button"); if (undo) undo.click(); return; }
     if (key.length === 1 && pick(lower)) event.preventDefault();
   });

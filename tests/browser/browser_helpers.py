@@ -57,3 +57,10 @@ def natural_widths(locator) -> list[int]:
                 img.addEventListener("error", () => done(0));
               })))"""
     )
+
+
+def console_errors(page) -> list[str]:
+    """Collect the page's console errors from now on (the list fills as they happen)."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    return errors

@@ -49,7 +49,8 @@ def new_context(browser):
     contexts, errors = [], []
 
     def make(**kwargs):
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, **kwargs)
+        kwargs.setdefault("viewport", {"width": 1280, "height": 900})
+        context = browser.new_context(**kwargs)
         context.set_default_timeout(TIMEOUT_MS)
         context.on("page", lambda page: page.on("pageerror", lambda exc: errors.append(exc)))
         contexts.append(context)

@@ -30,13 +30,13 @@ from labeling.models import (
     InterchangeJob,
     Project,
     ReviewDecision,
-    WebhookDelivery,
 )
 from labeling.services.ingest import input_ingest
 from labeling.services.interchange import interchange_job_run
 from labeling.services.review import review_decide
 from labeling.services.taxonomy import concept_create
-from labeling.webhook_rules import verify
+from webhooks.models import WebhookDelivery
+from webhooks.rules import verify
 
 Job = InterchangeJob
 WORKER_S = 60  # worker start-up (a few seconds) and the job itself

@@ -3,7 +3,7 @@
 import re
 from datetime import timedelta
 
-from browser_helpers import login, shot
+from browser_helpers import console_errors, login, shot
 from django.utils import timezone
 from factories import PASSWORD
 from labeling_helpers import (
@@ -70,7 +70,7 @@ def test_annotator_labels_with_keyboard_only(live_server, new_context, admin):
 
     # then her last submitted input is back with its label checked
     expect(page.locator("#task")).to_have_attribute("data-input", str(last_id))
-    expect(page.locator("#draft-note")).to_contain_text("undone")
+    expect(page.locator("#draft-note")).to_contain_text("Undone — your earlier labels")
     expect(page.locator(f"#label-form input[value='{digits[last_key].id}']")).to_be_checked()
     expect(page.locator("#label-form input:checked")).to_have_count(1)
     expect(page.locator("#done-today")).to_have_text("4 done today")
@@ -256,3 +256,28 @@ def test_reviewer_only_member_gets_403_on_label_page(live_server, new_context, p
     response = page.goto(f"{live_server.url}/projects/{project.id}/label/")
     assert response.status == 403
     shot(page, "labeling_30_reviewer_403")
+
+
+def test_labeling_skipping_and_undoing_leave_the_console_clean(live_server, new_context, admin):
+    # given an annotator on the labeling page, with the console watched
+    project, digits, _ = digit_project(admin=admin, inputs=3)
+    anna = member(project, "anna_annotator")
+    page = open_label_page(new_context, live_server, project, anna)
+    errors = console_errors(page)
+
+    # when she labels with a key, undoes with U, clicks Undo, skips and labels again
+    label_with_key(page, digits, "3")
+    page.keyboard.press("u")
+    expect(page.locator("#draft-note")).to_be_visible()
+    current = shown_input(page)
+    page.locator("#submit-label").click()
+    wait_for_next_input(page, current)
+    page.locator("#undo-button").click()
+    expect(page.locator("#draft-note")).to_be_visible()
+    current = shown_input(page)
+    page.keyboard.press("s")
+    page.keyboard.press("Enter")
+    wait_for_next_input(page, current)
+
+    # then nothing was written to the console as an error (htmx warns on bad selectors there)
+    assert errors == []

@@ -281,7 +281,7 @@ def test_undo_brings_the_last_input_back_with_its_labels_checked(
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert "undone — your earlier labels are selected" in html
+    assert "Undone — your earlier labels are selected" in html
     assert f'data-input="{input.id}"' in html
     assert f'value="{concepts["sparrow"].id}" checked' in html
     assert not Annotation.objects.exists()

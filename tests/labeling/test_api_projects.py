@@ -254,7 +254,7 @@ def test_a_key_taken_by_a_sibling_is_400_with_a_message(project, admin, digit):
     response = api(admin).post(concepts_url(project), {"name": "Digit"}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["error"] == "“digit” already uses the key 'digit' here."
+    assert response.json()["error"] == "A concept named “digit” exists here."
 
 
 def test_rename_then_archive(project, admin, digit):

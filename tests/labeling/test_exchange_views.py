@@ -1,11 +1,9 @@
-"""The Export page (export and import jobs, download) and the Webhooks page."""
-
-import socket
+"""The Export page (export and import jobs, download)."""
 
 import pytest
 from django.urls import reverse
 
-from labeling.models import InterchangeJob, Webhook
+from labeling.models import InterchangeJob
 from labeling.services.ingest import input_ingest
 from labeling.services.interchange import interchange_job_run
 from labeling.services.taxonomy import concept_create
@@ -24,13 +22,12 @@ def labeled(project, admin, image_bytes):
 
 
 def test_outsiders_get_404_and_annotators_403(client, project, outsider, annotator):
-    pages = [url("exchange", project), url("exchange_jobs", project), url("webhooks", project)]
+    pages = [url("exchange", project), url("exchange_jobs", project)]
     client.force_login(outsider)
     assert {client.get(p).status_code for p in pages} == {404}
     client.force_login(annotator)
     assert {client.get(p).status_code for p in pages} == {403}
     assert client.post(url("exchange", project), {"action": "export"}).status_code == 403
-    assert client.post(url("webhooks", project), {"url": "https://x.example"}).status_code == 403
 
 
 def test_admin_exports_then_downloads_the_file(client, project, admin, labeled):
@@ -95,39 +92,3 @@ def test_an_import_without_a_file_says_so(client, project, admin):
 
     assert "Choose the file to import." in response.content.decode()
     assert not InterchangeJob.objects.exists()
-
-
-def test_admin_adds_a_webhook_sees_its_secret_once_and_removes_it(
-    client, project, admin, monkeypatch
-):
-    monkeypatch.setattr(
-        socket,
-        "getaddrinfo",
-        lambda host, port, *a, **k: [
-            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443))
-        ],
-    )
-    client.force_login(admin)
-
-    added = client.post(
-        url("webhooks", project),
-        {"url": "https://hooks.example.com/in", "events": ["review.decided"]},
-    ).content.decode()
-    hook = Webhook.objects.get(project=project)
-    again = client.get(url("webhooks", project)).content.decode()
-    client.post(url("webhook_remove", project, webhook_id=hook.id))
-
-    assert hook.secret in added
-    assert hook.secret not in again
-    assert not Webhook.objects.exists()
-
-
-def test_a_webhook_to_a_private_address_is_refused_with_a_message(client, project, admin):
-    client.force_login(admin)
-
-    page = client.post(
-        url("webhooks", project), {"url": "http://127.0.0.1:8000/x", "events": ["review.decided"]}
-    ).content.decode()
-
-    assert not Webhook.objects.exists()
-    assert "127.0.0.1" in page or "private" in page.lower() or "loopback" in page.lower()

@@ -12,7 +12,7 @@ from labeling.queue_rules import (
     annotator_offset,
     assign_shortcuts,
     check_labels,
-    input_status_after,
+    input_status,
     pick_candidate,
 )
 
@@ -95,7 +95,7 @@ def test_single_letter_names_keep_their_letter_case_insensitively():
     assert keys == {1: "1", 2: "b"}
 
 
-@pytest.mark.parametrize("name", ["S", "u", "?"])
+@pytest.mark.parametrize("name", ["S", "u", "d", "?"])
 def test_reserved_keys_are_never_given_even_to_a_choice_named_so(name):
     keys = assign_shortcuts(choices_named(name, "Other"))
 
@@ -197,7 +197,7 @@ def test_different_annotators_pick_different_equal_candidates():
     assert picks == {"0", "3", "6", "9"}
 
 
-# ---------------------------------------------------------------------------- input_status_after
+# ---------------------------------------------------------------------------- input_status
 
 
 @pytest.mark.parametrize(
@@ -212,7 +212,6 @@ def test_different_annotators_pick_different_equal_candidates():
         (0, 0, False, "unlabeled"),
     ],
 )
-def test_input_status_after(filled, total, accepted, status):
-    assert (
-        input_status_after(slots_filled=filled, slots_total=total, any_accepted=accepted) == status
-    )
+def test_input_status(filled, total, accepted, status):
+    # an input whose slots hold annotations waits for review; an open slot still needs one
+    assert input_status(accepted=accepted, waiting=filled > 0, open_slot=filled < total) == status

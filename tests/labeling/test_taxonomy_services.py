@@ -56,14 +56,14 @@ def test_duplicate_key_among_siblings_is_refused(create):
     animal = create("Animal")
     create("Cat", parent=animal)
 
-    with pytest.raises(ServiceError, match="already uses the key 'cat'"):
+    with pytest.raises(ServiceError, match="A concept named “Cat” exists here."):
         create("cat", parent=animal)
 
 
 def test_duplicate_root_key_is_refused(create):
     create("Animal")
 
-    with pytest.raises(ServiceError, match="already uses the key"):
+    with pytest.raises(ServiceError, match="A concept named “(Animal|Cat)” exists here."):
         create("ANIMAL")
 
 
@@ -111,7 +111,7 @@ def test_rename_to_a_siblings_key_is_refused(create, admin):
     cat = create("Cat")
     create("Dog")
 
-    with pytest.raises(ServiceError, match="already uses the key 'dog'"):
+    with pytest.raises(ServiceError, match="A concept named “Dog” exists here."):
         concept_rename(concept=cat, name="Cat", key="dog", actor=admin)
 
 
@@ -167,7 +167,7 @@ def test_move_next_to_a_concept_with_the_same_key_is_refused(create, admin):
     create("Cat", parent=animal)
     toy_cat = create("Cat", parent=toy)
 
-    with pytest.raises(ServiceError, match="already uses the key"):
+    with pytest.raises(ServiceError, match="A concept named “(Animal|Cat)” exists here."):
         concept_move(concept=toy_cat, parent=animal, actor=admin)
 
 
@@ -307,7 +307,7 @@ def test_merge_refused_when_a_moved_child_would_clash_and_nothing_changes(
     cat, kitty, kitten, _ = merge_setup
     create("Kitten", parent=cat)
 
-    with pytest.raises(ServiceError, match="already uses the key 'kitten'"):
+    with pytest.raises(ServiceError, match="A concept named “Kitten” exists here."):
         concept_merge(source=kitty, target=cat, actor=admin)
 
     kitty.refresh_from_db()

@@ -3,6 +3,8 @@
 Every URL of ``labeling/urls.py`` that belongs to a project is listed in PAGES or ACTIONS.
 """
 
+import logging
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -21,7 +23,6 @@ ADMIN_ONLY, ANY_MEMBER = "admin", "member"
 # Pages read with GET: (url name, who may see it).
 PAGES = [
     ("dashboard", ANY_MEMBER),
-    ("loop_progress", ANY_MEMBER),
     ("settings", ADMIN_ONLY),
     ("members", ADMIN_ONLY),
     ("taxonomy", ANY_MEMBER),
@@ -129,19 +130,9 @@ OWN_TESTS = {
     "annotation_audit",
     "audit_csv",
     "audit",
-    "models",  # tests/training/test_model_views.py
-    "model_settings",
-    "model_train",
-    "model_run",
-    "model_version",
-    "model_threshold",
-    "model_version_action",
-    "input_similar",
     "exchange",  # tests/labeling/test_exchange_views.py
     "exchange_jobs",
     "exchange_download",
-    "webhooks",
-    "webhook_remove",
 }
 
 
@@ -188,6 +179,23 @@ def test_annotator_gets_403_on_every_change(client, world, annotator, name):
     )
 
     assert response.status_code == 403
+
+
+def test_a_403_is_logged_as_one_line_without_a_traceback(client, world, annotator, caplog):
+    # given an annotator on an admin-only page
+    login(client, annotator)
+
+    # when the request is refused
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        response = client.get(world.url("settings"))
+
+    # then django.request logs one concise line: what and where, no traceback
+    assert response.status_code == 403
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert len(records) == 1
+    assert records[0].getMessage() == f"Forbidden (Permission denied): {world.url('settings')}"
+    assert records[0].exc_info is None
+    assert "Traceback" not in caplog.text
 
 
 def test_annotator_cannot_add_a_concept_or_promote_themselves(client, world, annotator):

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.django_db
 
 
 def url(name, project, **kwargs):
-    return reverse(f"labeling:{name}", kwargs={"project_id": project.id, **kwargs})
+    return reverse(f"training:{name}", kwargs={"project_id": project.id, **kwargs})
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_labeled_automatically_is_one_number_on_the_dashboard_and_the_version_pa
     assert waiting and auto.filter(status="accepted").exists()
     client.force_login(admin)
 
-    dashboard = client.get(url("dashboard", project)).content.decode()
+    dashboard = client.get(url("summary", project)).content.decode()
     version_page = client.get(url("model_version", project, number=version.number)).content
 
     counts = version_label_counts(version)
@@ -100,7 +100,7 @@ def test_after_a_rollback_the_figures_describe_the_live_version(client, routed, 
     assert summary.spot.checked == 0
     assert summary.rolled_back == second
     client.force_login(admin)
-    dashboard = client.get(url("dashboard", project)).content.decode()
+    dashboard = client.get(url("summary", project)).content.decode()
     assert "(0 of 0 of v1's spot checks confirmed)" in dashboard
     assert "v2 was rolled back" in dashboard
     models_page = client.get(url("models", project)).content.decode()
@@ -139,7 +139,7 @@ def test_the_dashboard_shows_embedding_progress_and_when_the_first_model_is_due(
     Embedding.objects.update(created_at=timezone.now() - timedelta(seconds=10))
     client.force_login(admin)
 
-    page = client.get(url("dashboard", project)).content.decode()
+    page = client.get(url("summary", project)).content.decode()
     polled = client.get(url("loop_progress", project) + "?polling=1")
 
     assert loop_progress(project).first_model_eta_seconds is not None

@@ -24,7 +24,8 @@ def trained(digits_project, admin):
 
 
 def url(name, project, **kwargs):
-    return reverse(f"labeling:{name}", kwargs={"project_id": project.id, **kwargs})
+    namespace = "labeling" if name in {"annotation_audit", "review"} else "training"
+    return reverse(f"{namespace}:{name}", kwargs={"project_id": project.id, **kwargs})
 
 
 def test_outsider_gets_404_and_annotator_403(client, trained, outsider, annotator):

@@ -18,21 +18,17 @@ from labeling.models import (
     Input,
     InputStatus,
 )
+from labeling.queue_rules import input_status
 from labeling.review_rules import draw, model_first_tier
-from labeling.services.annotations import annotations_take_back
+from labeling.services.annotations import ModelRow, annotations_bulk_insert, annotations_take_back
 from labeling.services.errors import ServiceError
-from labeling.services.queue import queue_slots_fill_project
+from labeling.services.queue import queue_slots_close_open, queue_slots_fill_project
 from labeling.services.review import tier_rules
+from labeling.services.statuses import inputs_status_set
 from training.ml.routing import AUTO, DOUBT, route
 from training.models import MLModel, ModelVersion
 from training.selectors import RollbackCounts, rollback_counts, unconfirmed_labels
 from training.services.embeddings import embeddings_load
-from training.services.routing_writes import (
-    RoutedRow,
-    inputs_status_set,
-    model_annotations_insert,
-    open_slots_close,
-)
 from training.services.versions import version_head
 
 Status = AnnotationStatus
@@ -121,14 +117,15 @@ def _write(version, project, rules, ids, probs, bands, labels, tally) -> None:
     rows, statuses = [], {}
     for row, (input_id, band) in enumerate(zip(ids, bands.tolist(), strict=True)):
         if band not in (AUTO, DOUBT):
-            statuses[input_id] = InputStatus.UNLABELED
+            # nothing of the model's stands: older suggestions were retired, slots stay open
+            statuses[input_id] = input_status(accepted=False, waiting=False, open_slot=True)
             tally["low"] += 1
             continue
         spot = band == AUTO and draw(input_id, -version.id) < spot_rate
         tier = model_first_tier(band, spot, rules)
         columns = np.flatnonzero(labels[row]).tolist()
         rows.append(
-            RoutedRow(
+            ModelRow(
                 input_id=input_id,
                 status=Status.ACCEPTED if tier is None else Status.PENDING_REVIEW,
                 review_tier=tier or 0,
@@ -143,11 +140,12 @@ def _write(version, project, rules, ids, probs, bands, labels, tally) -> None:
                 labels=[(concept_ids[c], scores[row][c]) for c in columns],
             )
         )
-        statuses[input_id] = InputStatus.LABELED if tier is None else InputStatus.IN_REVIEW
+        # its open slots are closed below: the model answered for it
+        statuses[input_id] = input_status(accepted=tier is None, waiting=True, open_slot=False)
         tally[band] += 1
         tally["spot_checks"] += int(spot)
-    model_annotations_insert(project_id=project.id, version_id=version.id, rows=rows)
-    open_slots_close(input_ids=[row.input_id for row in rows])
+    annotations_bulk_insert(project_id=project.id, version_id=version.id, rows=rows)
+    queue_slots_close_open(input_ids=[row.input_id for row in rows])
     inputs_status_set(statuses=statuses)
 
 
@@ -181,6 +179,7 @@ def version_rollback(*, version: ModelVersion, actor) -> RollbackCounts:
             actor=actor,
             reason=f"{model.name} v{version.number} rolled back by {actor or 'the system'}",
         )
+        queue_slots_fill_project(project=model.project)
         if model.active_version_id == version.id:
             model.active_version = (
                 model.versions.filter(

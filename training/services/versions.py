@@ -15,9 +15,9 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from labeling import hooks
 from labeling.models import Project, Split
 from labeling.services.errors import ServiceError
-from labeling.services.webhooks import webhooks_emit_version
 from training.ml.head import Head, decision_scores
 from training.ml.layout import Layout
 from training.ml.metrics import evaluate
@@ -241,7 +241,7 @@ def version_train(*, version_id: int) -> ModelVersion | None:
         if not updated:
             return None
         version.refresh_from_db()
-        webhooks_emit_version(version=version, event="model_version.ready")
+        hooks.announce(hooks.MODEL_VERSION_CHANGED, version=version, event="model_version.ready")
         if decision["promoted"]:
             version_promote(version=version, actor=None, decision=decision)
     version.refresh_from_db()
@@ -335,7 +335,7 @@ def version_promote(*, version: ModelVersion, actor, decision: dict | None = Non
         }
         version.routing = {"status": "queued"}
         version.save(update_fields=["promoted_at", "rolled_back_at", "promotion", "routing"])
-        webhooks_emit_version(version=version, event="model_version.promoted")
+        hooks.announce(hooks.MODEL_VERSION_CHANGED, version=version, event="model_version.promoted")
         if model.routes:
             transaction.on_commit(lambda: _route_later(version.id))
     return version

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from labeling.ingest.images import ImageRejected
@@ -26,7 +26,6 @@ from labeling.interchange.records import (
 )
 from labeling.models import (
     Annotation,
-    AnnotationLabel,
     AnnotationSource,
     AnnotationStatus,
     Concept,
@@ -37,6 +36,7 @@ from labeling.models import (
     Project,
     Role,
 )
+from labeling.services.annotations import annotations_create
 from labeling.services.ingest import input_ingest
 from labeling.services.interchange.common import (
     IMPORT_CHUNK,
@@ -45,7 +45,8 @@ from labeling.services.interchange.common import (
     _import_limit,
     _progress,
 )
-from labeling.services.queue import input_status_refresh, queue_slots_close
+from labeling.services.queue import queue_slots_close
+from labeling.services.statuses import input_status_refresh
 from labeling.storage import media_path
 
 logger = logging.getLogger(__name__)
@@ -378,17 +379,11 @@ def _import_chunk(
 def _create_annotations(to_create: list[tuple[Annotation, "_Group"]], report: ImportReport) -> None:
     if not to_create:
         return
-    annotations = [a for a, _ in to_create]
-    if connection.features.can_return_rows_from_bulk_insert:
-        Annotation.objects.bulk_create(annotations)
-    else:  # the labels need the annotations' ids
-        for annotation in annotations:
-            annotation.save()
-    labels = [
-        AnnotationLabel(annotation=annotation, concept_id=c, confidence=group.confidences[c])
-        for annotation, (_, group) in zip(annotations, to_create, strict=True)
-        for c in group.concept_ids
-    ]
-    AnnotationLabel.objects.bulk_create(labels)
-    report.annotations_created += len(annotations)
-    report.labels_created += len(labels)
+    labels = annotations_create(
+        annotations=[
+            (annotation, {c: group.confidences[c] for c in group.concept_ids})
+            for annotation, group in to_create
+        ]
+    )
+    report.annotations_created += len(to_create)
+    report.labels_created += labels

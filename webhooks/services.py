@@ -32,11 +32,10 @@ from labeling.models import (
     Project,
     ReviewDecision,
     Role,
-    Webhook,
-    WebhookDelivery,
 )
 from labeling.services.errors import ServiceError
-from labeling.webhook_rules import (
+from webhooks.models import Webhook, WebhookDelivery
+from webhooks.rules import (
     ANNOTATION_ACCEPTED,
     EVENTS,
     REVIEW_DECIDED,
@@ -180,7 +179,7 @@ def _subscribers(project_id: int, event: str) -> list[Webhook]:
 
 
 def _queue(delivery_id: int) -> None:
-    from labeling.tasks import webhook_deliver_task
+    from webhooks.tasks import webhook_deliver_task
 
     webhook_deliver_task.delay(delivery_id)
 

@@ -3,7 +3,7 @@ the portal refuses to call, and the retry schedule."""
 
 import pytest
 
-from labeling.webhook_rules import (
+from webhooks.rules import (
     BACKOFF_SCHEDULE,
     address_is_public,
     backoff_seconds,

@@ -16,19 +16,21 @@ from django.db import transaction
 from django.utils import timezone
 from factories import InputFactory, UserFactory
 
-import labeling.tasks
+import webhooks.tasks
 from labeling.models import (
     AnnotationStatus,
     Project,
     ReviewDecision,
-    Webhook,
-    WebhookDelivery,
 )
 from labeling.services.errors import ServiceError
 from labeling.services.queue import annotation_submit, queue_next, queue_slots_open
 from labeling.services.review import review_decide, review_tiers_configure
 from labeling.services.taxonomy import concept_create
-from labeling.services.webhooks import (
+from training.models import MLModel, ModelType, ModelVersion
+from training.services.versions import version_promote
+from webhooks.models import Webhook, WebhookDelivery
+from webhooks.rules import EVENTS, backoff_seconds, verify
+from webhooks.services import (
     webhook_create,
     webhook_delete,
     webhook_delivery_redeliver,
@@ -36,9 +38,6 @@ from labeling.services.webhooks import (
     webhook_update,
     webhooks_emit,
 )
-from labeling.webhook_rules import EVENTS, backoff_seconds, verify
-from training.models import MLModel, ModelType, ModelVersion
-from training.services.versions import version_promote
 
 pytestmark = pytest.mark.django_db
 Status = WebhookDelivery.Status
@@ -94,7 +93,7 @@ def _private_refused_by_default(settings):
 def queued(monkeypatch):
     """The delivery ids handed to the Celery task (instead of a broker)."""
     sent = []
-    monkeypatch.setattr(labeling.tasks.webhook_deliver_task, "delay", sent.append)
+    monkeypatch.setattr(webhooks.tasks.webhook_deliver_task, "delay", sent.append)
     return sent
 
 
@@ -587,10 +586,10 @@ def test_the_task_retries_when_the_service_says_so(local_delivery, receiver, mon
         asked.append(countdown)
         return Retry()
 
-    monkeypatch.setattr(labeling.tasks.webhook_deliver_task, "retry", retry)
+    monkeypatch.setattr(webhooks.tasks.webhook_deliver_task, "retry", retry)
 
     with pytest.raises(Retry):
-        labeling.tasks.webhook_deliver_task.run(local_delivery.id)
+        webhooks.tasks.webhook_deliver_task.run(local_delivery.id)
 
     assert asked == [10]
 

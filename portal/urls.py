@@ -14,5 +14,6 @@ urlpatterns = [
         name="invite_accept",
     ),
     path("api/v1/", include("labeling.api.urls")),
+    path("api/v1/", include("workflows.api_urls")),
     path("", include("labeling.urls")),
 ]

@@ -5,6 +5,7 @@ versions and concepts exist, belong to the project and are usable)."""
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from labeling.ids import id_fits
 from labeling.models import Concept, Project
 from labeling.services.errors import ServiceError
 from workflows.default import default_workflow
@@ -77,6 +78,8 @@ def _model_problems(project, node, MLModel, ModelVersion) -> list[Problem]:
         return [Problem(node.id, "model.id", "say which model of the project this node runs.")]
     if isinstance(model_id, bool) or not isinstance(model_id, int):
         return [Problem(node.id, "model.id", "model.id must be a model's id (a number).")]
+    if not id_fits(model_id):
+        return [Problem(node.id, "model.id", f"model {model_id} does not exist.")]
     model = MLModel.objects.filter(id=model_id).only("id", "project_id", "type", "name").first()
     if model is None or model.project_id != project.id:
         where = "does not exist" if model is None else "belongs to another project"
@@ -90,7 +93,9 @@ def _model_problems(project, node, MLModel, ModelVersion) -> list[Problem]:
     version = ref.get("version", "live")
     if version == "live" or not isinstance(version, int) or isinstance(version, bool):
         return []  # "live" is resolved when the workflow runs; a bad value is validate's
-    found = ModelVersion.objects.filter(model=model, number=version).first()
+    found = None
+    if 0 < version < 2**31:
+        found = ModelVersion.objects.filter(model=model, number=version).first()
     if found is None:
         return [Problem(node.id, "model.version", f"{model.name} has no version {version}.")]
     if found.status != ModelVersion.Status.READY or found.rolled_back_at is not None:
@@ -111,7 +116,7 @@ def _concept_problems(project, referenced) -> list[Problem]:
             problems.append(Problem(node_id, field, f"{raw!r} is not a concept id."))
             continue
         wanted.setdefault(concept_id, []).append((node_id, field))
-    fits = [c for c in wanted if 0 < c < 2**63]
+    fits = [c for c in wanted if id_fits(c)]
     concepts = Concept.objects.filter(id__in=fits).only("id", "project_id", "archived_at", "name")
     found = {c.id: c for c in concepts}
     for concept_id, places in wanted.items():

@@ -15,5 +15,6 @@ urlpatterns = [
     ),
     path("api/v1/", include("labeling.api.urls")),
     path("api/v1/", include("workflows.api_urls")),
+    path("", include("workflows.urls")),
     path("", include("labeling.urls")),
 ]

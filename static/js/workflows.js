@@ -8,7 +8,7 @@
   const api = "/api/v1/";
   const csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
   const svgNS = "http://www.w3.org/2000/svg";
-  const W = 170, H = 58, GAP_X = 70, GAP_Y = 46;
+  const W = 160, H = 56, GAP_X = 48, GAP_Y = 46;
   let doc = config.document;
   let selected = null;
   let problems = [];
@@ -165,7 +165,7 @@
           d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2 - 2},${y2}`,
           class: "wf-edge",
           "marker-end": "url(#wf-arrow)",
-          "data-edge": i.node_id + "->" + n.id,
+          "data-edge": i.node_id + (i.port ? ":" + i.port : "") + "->" + n.id,
         });
         svg.appendChild(path);
         if (i.port) {

@@ -8,7 +8,7 @@
   const api = "/api/v1/";
   const csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
   const svgNS = "http://www.w3.org/2000/svg";
-  const W = 160, H = 56, GAP_X = 48, GAP_Y = 46;
+  const W = 160, H = 56, GAP_X = 90, GAP_Y = 46;
   let doc = config.document;
   let selected = null;
   let problems = [];
@@ -94,7 +94,7 @@
     const pos = {};
     Object.keys(columns).forEach((d) => {
       columns[d].forEach((id, row) => {
-        pos[id] = { x: 20 + d * (W + GAP_X), y: 20 + row * (H + GAP_Y + 18) };
+        pos[id] = { x: 20 + d * (W + GAP_X), y: 24 + row * (H + GAP_Y + 30) };
       });
     });
     return { nodes, pos };
@@ -123,7 +123,7 @@
       if (v.type === "concepts") {
         const top = (v.inputs[0] || []).filter((c) => c.label).slice(0, 2);
         parts.push(
-          port + ": " + (top.length ? top.map((c) => (c.key || c.concept_id) + " " + c.score).join(", ") : "none")
+          port + ": " + (top.length ? top.map((c) => (c.key || c.concept_id) + " (" + Number(c.score).toFixed(2) + ")").join(", ") : "none")
         );
       } else if (v.type === "selection") parts.push(port + ": " + (v.inputs[0] ? "yes" : "no"));
       else if (v.type === "embedding") parts.push(v.dim + "-d vector");
@@ -169,7 +169,8 @@
         });
         svg.appendChild(path);
         if (i.port) {
-          svg.appendChild(el("text", { x: mid, y: (y1 + y2) / 2 - 4, class: "wf-edge-label", "text-anchor": "middle" }, i.port));
+          const at = n.inputs.indexOf(i);
+          svg.appendChild(el("text", { x: x2 - 6, y: y2 - 6 - 11 * at, class: "wf-edge-label", "text-anchor": "end" }, i.port));
         }
       });
     });
@@ -194,7 +195,19 @@
         });
       }
       const s = summary(n.id);
-      if (s) g.appendChild(el("text", { x: 2, y, class: "wf-node-output" }, "→ " + s.slice(0, 60)));
+      if (s) {
+        // wrapped to the box's width, at most three lines
+        const words = ("→ " + s).split(" ");
+        const lines = [""];
+        words.forEach((w) => {
+          if ((lines[lines.length - 1] + " " + w).length > 27) lines.push(w);
+          else lines[lines.length - 1] = (lines[lines.length - 1] + " " + w).trim();
+        });
+        lines.slice(0, 3).forEach((line) => {
+          g.appendChild(el("text", { x: 2, y, class: "wf-node-output" }, line));
+          y += 13;
+        });
+      }
       g.addEventListener("click", () => select(n.id));
       g.addEventListener("keydown", (e) => e.key === "Enter" && select(n.id));
       svg.appendChild(g);

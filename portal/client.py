@@ -92,6 +92,7 @@ class Client:
         self.inputs = Inputs(self)
         self.queue = Queue(self)
         self.models = Models(self)
+        self.workflows = Workflows(self)
 
     # ------------------------------------------------------------------ transport
 
@@ -408,4 +409,61 @@ class Models(_Resource):
         while result.get("status") == "queued":
             time.sleep(0.5)
             result = self.client.request("GET", f"predictions/{result['id']}/")
+        return result
+
+
+class Workflows(_Resource):
+    """A project's workflow graphs: every update is a new version; ``results`` dry-runs an
+    image (nothing written), ``run`` runs a version on the project's inputs."""
+
+    def list(self, *, project: int) -> list[JSON]:
+        return self.client.request("GET", f"projects/{project}/workflows/")
+
+    def create(self, *, project: int, name: str, document: dict, description: str = "") -> JSON:
+        body = {"name": name, "document": document, "description": description}
+        return self.client.request("POST", f"projects/{project}/workflows/", json_body=body)
+
+    def get(self, workflow: int) -> JSON:
+        return self.client.request("GET", f"workflows/{workflow}/")
+
+    def update(self, workflow: int, **fields: Any) -> JSON:
+        """Change ``name``, ``description`` and/or save ``document`` as a new version."""
+        return self.client.request("PATCH", f"workflows/{workflow}/", json_body=fields)
+
+    def delete(self, workflow: int) -> None:
+        self.client.request("DELETE", f"workflows/{workflow}/")
+
+    def validate(self, *, project: int, document: dict) -> JSON:
+        """``{"valid": bool, "problems": [{"node_id", "field", "message"}]}``; saves nothing."""
+        return self.client.request(
+            "POST", f"projects/{project}/workflows/validate/", json_body={"document": document}
+        )
+
+    def run(
+        self, workflow: int, *, version: int | None = None, input_ids: list[int] | None = None
+    ) -> JSON:
+        body = {k: v for k, v in (("version", version), ("input_ids", input_ids)) if v}
+        return self.client.request("POST", f"workflows/{workflow}/runs/", json_body=body)
+
+    def run_status(self, run: int) -> JSON:
+        return self.client.request("GET", f"workflows/runs/{run}/")
+
+    def wait(self, run: int, *, timeout: float = 600.0, every: float = 1.0) -> JSON:
+        """Poll a run until it is done or failed (or the time is up); returns its last state."""
+        deadline = time.monotonic() + timeout
+        state = self.run_status(run)
+        while state["status"] in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(every)
+            state = self.run_status(run)
+        return state
+
+    def results(self, workflow: int, *, file: FileLike, version: int | None = None) -> JSON:
+        """Every node's output for a new image (a dry run on a worker; nothing is written)."""
+        fields = {"version": str(version)} if version else None
+        result = self.client.request(
+            "POST", f"workflows/{workflow}/results/", files={"file": [_read(file)]}, fields=fields
+        )
+        while result.get("status") == "queued":
+            time.sleep(0.5)
+            result = self.run_status(result["id"])
         return result

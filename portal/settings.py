@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "labeling",
     "training",
     "webhooks",
+    "workflows",
 ]
 
 MIDDLEWARE = [

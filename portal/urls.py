@@ -20,6 +20,8 @@ urlpatterns = [
     path("api/v1/", include("training.api_urls")),
     path("api/v1/", include(webhooks_api)),
     path("", include("webhooks.urls")),
+    path("api/v1/", include("workflows.api_urls")),
+    path("", include("workflows.urls")),
     path("", include("labeling.urls")),
     path("", include("training.urls")),
     # Browsers ask for /favicon.ico on pages that link no icon (API JSON, downloads).

@@ -28,6 +28,8 @@ from labeling.services.ingest import input_ingest, input_labels_attach
 from labeling.services.taxonomy import concept_create
 from training.models import Prediction
 from training.services.versions import model_create
+from workflows.models import WorkflowRun
+from workflows.services.workflows import workflow_default_ensure
 
 pytestmark = pytest.mark.django_db
 # Per operation and mode: about 30 s in all. API_FUZZ_EXAMPLES=150 for a deeper run.
@@ -89,6 +91,11 @@ def seeded(project, admin, annotator, reviewer, image_bytes) -> dict[str, int]:
         "member_id": Membership.objects.get(project=project, user=annotator).id,
         "batch_id": UploadBatch.objects.create(project=project, created_by=admin).id,
         "prediction_id": prediction.id,
+        "workflow_id": workflow_default_ensure(project=project).id,
+        "run_id": WorkflowRun.objects.create(
+            workflow_version=workflow_default_ensure(project=project).versions.get(),
+            kind=WorkflowRun.Kind.DRY_RUN,
+        ).id,
     }
 
 

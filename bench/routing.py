@@ -1,12 +1,14 @@
-"""Routing throughput: inputs scored and written per second by ``version_route``.
+"""Routing throughput: inputs scored and written per second by ``version_route`` (the
+project's default workflow run by the workflow engine).
 
 Seeds a project (a 10-option exclusive group) with ``--labeled`` labeled inputs and
 ``--inputs`` unlabeled ones, each with an open queue slot and a stored embedding: synthetic
 1280-d vectors, one Gaussian cluster per class, stored as float16 like the real ones. Trains
 the routing model's first version on the labeled ones with ``version_train`` (which promotes
-it), then times ``version_route``: find the candidates, load their embeddings, score them with
-the head, route them (auto / doubt / low) and write the model's annotations, labels, input
-statuses and queue slots, a batch of ``TRAINING_ROUTE_BATCH`` per transaction.
+it), then times ``version_route``: find the candidates, load their embeddings, run the default
+workflow on them (embedder -> classifier -> thresholder -> sampler -> writers) and write the
+model's annotations, labels, input statuses and queue slots, a batch of
+``TRAINING_ROUTE_BATCH`` per transaction.
 
     .venv/bin/python bench/routing.py [--inputs 100000] [--labeled 5000] \\
         [--database-url postgres://postgres@127.0.0.1:5432/bench_routing]
@@ -55,12 +57,14 @@ from django.db.models import QuerySet  # noqa: E402
 from labeling.models import Annotation, AnnotationLabel, Input, Project  # noqa: E402
 from labeling.services.projects import project_create  # noqa: E402
 from training.models import ModelVersion  # noqa: E402
-from training.services import routing  # noqa: E402
+from training.services import versions  # noqa: E402
 from training.services.versions import (  # noqa: E402
     model_router_ensure,
     version_queue,
     version_train,
 )
+from workflows.engine import Plan  # noqa: E402
+from workflows.services import routing  # noqa: E402
 
 
 def seed(labeled: int, unlabeled: int, spread: float, admin) -> tuple[Project, np.ndarray]:
@@ -133,16 +137,17 @@ def main() -> None:
     assert version.status == ModelVersion.Status.READY, version.error
     assert version.promotion["promoted"], version.promotion
 
-    names = ["_candidates", "embeddings_load", "route", "_write", "queue_slots_fill_project"]
+    names = ["_candidates", "embeddings_load", "workflow_rows_write", "queue_slots_fill_project"]
     with Timers(routing, names) as timers:
-        version_head = routing.version_head
+        version_head = versions.version_head
+        timers.wrap(Plan, "run", "engine")  # the whole graph, the classifier's head included
 
         def head_with_timed_scoring(v):
             head = version_head(v)
             head.probabilities = timers.timed("probabilities", head.probabilities)
             return head
 
-        routing.version_head = head_with_timed_scoring
+        versions.version_head = head_with_timed_scoring
         connection.commit = timers.timed("commit", connection.commit)
         writes = QueryTimers()
         sql = SqlTimer()
@@ -152,7 +157,7 @@ def main() -> None:
                 tally = routing.version_route(version_id=version.id)
                 elapsed = time.perf_counter() - start
         finally:
-            routing.version_head = version_head
+            versions.version_head = version_head
             del connection.commit
     assert tally["status"] == "done" and tally["total"] == ARGS.inputs, tally
     parts = dict(timers.seconds)
@@ -172,7 +177,8 @@ def main() -> None:
 
     engine = connection.vendor
     n = tally["total"]
-    scoring = parts["embeddings_load"] + parts["probabilities"] + parts["route"]
+    parts["_write"] = parts["workflow_rows_write"]
+    scoring = parts["embeddings_load"] + parts["engine"]
     other = elapsed - scoring - parts["_write"]
     print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine()}, db {engine}, route batch {settings.TRAINING_ROUTE_BATCH}")
@@ -193,8 +199,9 @@ def main() -> None:
     )
     print(
         f"  scoring {scoring:.2f} s ({scoring / elapsed:.0%}): load embeddings "
-        f"{parts['embeddings_load']:.2f} s, head {parts['probabilities']:.2f} s, "
-        f"route rule {parts['route']:.2f} s"
+        f"{parts['embeddings_load']:.2f} s, workflow engine {parts['engine']:.2f} s (of which "
+        f"the head {parts['probabilities']:.2f} s, operators and rows "
+        f"{parts['engine'] - parts['probabilities']:.2f} s)"
     )
     print(
         f"  writes {parts['_write']:.2f} s ({parts['_write'] / elapsed:.0%}): "

@@ -214,7 +214,6 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "training.tasks.train_version_task": {"queue": "training"},
     "training.tasks.embed_project_task": {"queue": "training"},
-    "training.tasks.route_version_task": {"queue": "training"},
     "training.tasks.predict_task": {"queue": "predict"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -26,13 +26,6 @@ def train_version_task(version_id: int) -> None:
     version_train(version_id=version_id)
 
 
-@shared_task(acks_late=True)
-def route_version_task(version_id: int) -> None:
-    from training.services.routing import version_route
-
-    version_route(version_id=version_id)
-
-
 @shared_task
 def queue_priorities_task(project_id: int) -> int:
     from training.services.priorities import queue_priorities_refresh

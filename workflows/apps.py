@@ -14,3 +14,15 @@ class WorkflowsConfig(AppConfig):
         hooks.subscribe(
             hooks.PROJECT_CREATED, lambda *, project, **_: workflow_default_ensure(project=project)
         )
+        # a promoted routing version routes the project through its default workflow
+        hooks.subscribe(hooks.MODEL_VERSION_CHANGED, _route_when_promoted)
+
+
+def _route_when_promoted(*, version, event: str, **_) -> None:
+    from django.db import transaction
+
+    if event == "model_version.promoted" and version.model.routes:
+        from workflows.tasks import route_version_task
+
+        version_id = version.id
+        transaction.on_commit(lambda: route_version_task.delay(version_id))

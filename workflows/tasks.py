@@ -17,3 +17,12 @@ def workflow_dry_run_task(run_id: int) -> None:
     from workflows.services.runs import workflow_dry_run_process
 
     workflow_dry_run_process(run_id=run_id)
+
+
+# the name it had in training, so tasks queued before an upgrade still run
+@shared_task(acks_late=True, queue="training", name="training.tasks.route_version_task")
+def route_version_task(version_id: int) -> None:
+    """Route the project's inputs with a newly live version (the default workflow)."""
+    from workflows.services.routing import version_route
+
+    version_route(version_id=version_id)

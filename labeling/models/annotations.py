@@ -76,6 +76,17 @@ class Annotation(models.Model):
     provenance = models.JSONField(
         default=dict, blank=True, help_text="For a model's annotation: scores and thresholds."
     )
+    workflow_version = models.ForeignKey(
+        "workflows.WorkflowVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="annotations",
+        help_text="For a workflow's annotation: the workflow version that wrote it.",
+    )
+    workflow_node = models.CharField(
+        max_length=64, blank=True, help_text="For a workflow's annotation: the writer node."
+    )
     client_token = models.CharField(
         max_length=64, blank=True, help_text="Sent with a submission; a repeat is the same one."
     )

@@ -91,7 +91,8 @@ def annotations_create(*, annotations: list[tuple[Annotation, dict[int, float | 
 
 ANNOTATION_COLUMNS = (
     "project_id, input_id, source, status, review_tier, dictionary_versions, disagreement,"
-    " model_version_id, model_band, provenance, client_token, created_at, updated_at"
+    " model_version_id, model_band, provenance, client_token, created_at, updated_at,"
+    " workflow_version_id, workflow_node"
 )
 
 
@@ -105,28 +106,36 @@ class ModelRow:
     band: str
     provenance: dict
     labels: list[tuple[int, float]]  # (concept id, confidence)
+    workflow_node: str = ""  # the writer node, when a workflow wrote it
 
 
-def annotations_bulk_insert(*, project_id: int, version_id: int, rows: list[ModelRow]) -> None:
-    """Write a model version's annotations of ``rows`` with their labels. Call inside a
-    transaction; the caller sets the inputs' statuses (``inputs_status_set``)."""
+def annotations_bulk_insert(
+    *,
+    project_id: int,
+    version_id: int | None,
+    rows: list[ModelRow],
+    workflow_version_id: int | None = None,
+) -> None:
+    """Write a model version's annotations of ``rows`` with their labels (and the workflow
+    version whose writers made them). Call inside a transaction; the caller sets the inputs'
+    statuses (``inputs_status_set``)."""
     if not rows:
         return
     if connection.vendor == "postgresql":
-        _insert_postgresql(project_id, version_id, rows)
+        _insert_postgresql(project_id, version_id, workflow_version_id, rows)
     else:
-        _insert_sqlite(project_id, version_id, rows)
+        _insert_sqlite(project_id, version_id, workflow_version_id, rows)
 
 
-def _insert_postgresql(project_id: int, version_id: int, rows: list[ModelRow]) -> None:
+def _insert_postgresql(project_id, version_id, workflow_version_id, rows: list[ModelRow]) -> None:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Annotation._meta.db_table} ({ANNOTATION_COLUMNS})"
             " SELECT %s, u.input_id, %s, u.status, u.tier, '{}'::jsonb, false, %s, u.band,"
-            " u.provenance::jsonb, '', %s, %s"
-            " FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::text[], %s::text[])"
-            " AS u(input_id, status, tier, band, provenance)"
+            " u.provenance::jsonb, '', %s, %s, %s, u.node"
+            " FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::text[], %s::text[],"
+            " %s::text[]) AS u(input_id, status, tier, band, provenance, node)"
             " RETURNING id, input_id",
             [
                 project_id,
@@ -134,11 +143,13 @@ def _insert_postgresql(project_id: int, version_id: int, rows: list[ModelRow]) -
                 version_id,
                 now,
                 now,
+                workflow_version_id,
                 [r.input_id for r in rows],
                 [r.status for r in rows],
                 [r.review_tier for r in rows],
                 [r.band for r in rows],
                 [json.dumps(r.provenance) for r in rows],
+                [r.workflow_node for r in rows],
             ],
         )
         # one annotation per input in a batch: the input id tells which row got which id
@@ -156,17 +167,28 @@ def _insert_postgresql(project_id: int, version_id: int, rows: list[ModelRow]) -
         )
 
 
-def _insert_sqlite(project_id: int, version_id: int, rows: list[ModelRow]) -> None:
+def _insert_sqlite(project_id, version_id, workflow_version_id, rows: list[ModelRow]) -> None:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     document = json.dumps(
-        [[r.input_id, r.status, r.review_tier, r.band, json.dumps(r.provenance)] for r in rows]
+        [
+            [r.input_id, r.status, r.review_tier, r.band, json.dumps(r.provenance), r.workflow_node]
+            for r in rows
+        ]
     )
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Annotation._meta.db_table} ({ANNOTATION_COLUMNS})"
             " SELECT %s, value ->> 0, %s, value ->> 1, value ->> 2, '{}', 0, %s, value ->> 3,"
-            " value ->> 4, '', %s, %s FROM json_each(%s) RETURNING id, input_id",
-            [project_id, AnnotationSource.MODEL, version_id, now, now, document],
+            " value ->> 4, '', %s, %s, %s, value ->> 5 FROM json_each(%s) RETURNING id, input_id",
+            [
+                project_id,
+                AnnotationSource.MODEL,
+                version_id,
+                now,
+                now,
+                workflow_version_id,
+                document,
+            ],
         )
         annotation_of = {input_id: pk for pk, input_id in cursor.fetchall()}
         labels = [

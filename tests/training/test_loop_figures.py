@@ -19,7 +19,7 @@ from training.services.embeddings import (
     embeddings_compute,
     loop_progress,
 )
-from training.services.routing import version_rollback, version_route
+from training.services.routing import version_rollback
 from training.services.versions import (
     model_router_ensure,
     version_promote,
@@ -27,6 +27,7 @@ from training.services.versions import (
     version_train,
 )
 from training.templatetags.training_tags import about
+from workflows.services.routing import version_route
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,9 @@ import pytest
 from labeling.models import Annotation, AnnotationStatus
 from training.models import ModelVersion
 from training.services.embeddings import embedding_progress, embeddings_compute
-from training.services.routing import version_rollback, version_route
+from training.services.routing import version_rollback
 from training.services.versions import model_router_ensure, version_queue, version_train
+from workflows.services.routing import version_route
 
 pytestmark = pytest.mark.django_db
 

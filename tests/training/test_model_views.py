@@ -198,7 +198,7 @@ def test_threshold_for_unknown_concept_is_404(client, trained, admin):
 
 
 def test_rollback_from_the_page_says_what_it_takes_back_and_what_it_keeps(client, trained, admin):
-    from training.services.routing import version_route
+    from workflows.services.routing import version_route
 
     # given: a routed live version, one of whose suggestions a reviewer approved
     project, version, *_ = trained
@@ -272,7 +272,7 @@ def test_similar_inputs_lists_neighbours(client, trained, annotator):
 
 
 def test_audit_and_review_pages_show_a_model_annotations_provenance(client, trained, admin):
-    from training.services.routing import version_route
+    from workflows.services.routing import version_route
 
     project, version, *_ = trained
     # the fixture's eval split is too small for tuned thresholds: every input is sure

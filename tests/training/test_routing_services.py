@@ -21,7 +21,7 @@ from labeling.services.review import review_decide
 from training.models import ModelVersion
 from training.selectors import auto_label_precision
 from training.services.embeddings import embeddings_compute, embeddings_load
-from training.services.routing import version_rollback, version_route
+from training.services.routing import version_rollback
 from training.services.versions import (
     model_router_ensure,
     version_head,
@@ -29,6 +29,7 @@ from training.services.versions import (
     version_queue,
     version_train,
 )
+from workflows.services.routing import version_route
 
 pytestmark = pytest.mark.django_db
 Status = AnnotationStatus

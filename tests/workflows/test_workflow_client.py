@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_workflows_with_the_client(live_server):
-    from conftest import branching
+    from workflow_helpers import branching
 
     staff = get_user_model().objects.create_user("sam", password="pw-123456789", is_staff=True)
     client = Client(base_url=live_server.url, api_key=Token.objects.create(user=staff).key)

@@ -3,8 +3,8 @@ the annotations written carry the workflow version and node, a restarted run goe
 its last committed batch, and a dry run writes nothing and returns every node's output."""
 
 import pytest
-from conftest import branching
 from digits import digits_data
+from workflow_helpers import branching
 
 from labeling.demo import digit_png
 from labeling.models import Annotation, AnnotationStatus, Input, InputStatus
@@ -40,20 +40,15 @@ def test_a_run_writes_each_branch_with_its_provenance(
     run = workflow_run_process(run_id=run.id)
 
     assert run.status == WorkflowRun.Status.DONE and run.done == run.total == len(unlabeled)
-    written = Annotation.objects.filter(provenance__workflow__version_id=run.workflow_version_id)
-    by_node = {
-        node: list(written.filter(provenance__workflow__node=node)) for node in ("accept", "review")
-    }
+    written = Annotation.objects.filter(workflow_version_id=run.workflow_version_id)
+    by_node = {node: list(written.filter(workflow_node=node)) for node in ("accept", "review")}
     assert by_node["accept"] and by_node["review"]
     assert run.counts["accept"] == len(by_node["accept"])
     for a in by_node["accept"]:
         assert a.status == AnnotationStatus.ACCEPTED and a.model_version_id == version.id
         assert a.input.status == InputStatus.LABELED
-        assert a.provenance["workflow"] == {
-            "version_id": run.workflow_version_id,
-            "number": 1,
-            "node": "accept",
-        }
+        assert (a.workflow_version_id, a.workflow_node) == (run.workflow_version_id, "accept")
+        assert a.workflow_version.number == 1
         assert max(a.provenance["scores"].values()) >= 0.9995
     for a in by_node["review"]:
         assert a.status == AnnotationStatus.PENDING_REVIEW and a.review_tier == 1
@@ -76,7 +71,7 @@ def test_a_restarted_run_goes_on_after_its_last_batch_and_writes_nothing_twice(
     run = workflow_run_process(run_id=run.id)
 
     # then only the inputs after the cursor were written, each once
-    written = Annotation.objects.filter(provenance__workflow__version_id=run.workflow_version_id)
+    written = Annotation.objects.filter(workflow_version_id=run.workflow_version_id)
     assert sorted(written.values_list("input_id", flat=True)) == ids[20:]
     assert run.status == WorkflowRun.Status.DONE and run.done == run.total == len(ids)
 
@@ -136,3 +131,57 @@ def test_a_dry_run_refuses_a_file_that_is_no_image(project, admin):
         workflow_dry_run_create(
             workflow_version=workflow.versions.get(), actor=admin, data=b"not an image"
         )
+
+
+def test_routing_runs_the_default_workflow_and_records_it_on_each_label(live_digits, admin):
+    # given a live version whose every concept reaches its threshold
+    from training.models import ModelVersion
+    from workflows.models import Workflow
+    from workflows.services.routing import version_route
+
+    project, model, version, _, unlabeled = live_digits()
+    thresholds = {k: {**t, "threshold": 0.0} for k, t in version.thresholds.items()}
+    ModelVersion.objects.filter(id=version.id).update(thresholds=thresholds)
+
+    # when the version routes
+    tally = version_route(version_id=version.id)
+
+    # then every label names the default workflow's version and its writer node
+    default = Workflow.objects.get(project=project, is_default=True)
+    written = Annotation.objects.filter(model_version=version)
+    assert written.count() == tally["auto"] + tally["doubt"] == len(unlabeled)
+    nodes = set(written.values_list("workflow_node", flat=True))
+    assert nodes <= {"write_accepted", "write_spot_check", "write_doubt"} and nodes
+    assert set(written.values_list("workflow_version__workflow", flat=True)) == {default.id}
+    assert tally["workflow_version"] == default.versions.order_by("-number").first().number
+
+
+def test_routing_follows_the_loop_settings_as_a_new_default_version(live_digits, admin):
+    from workflows.models import Workflow
+    from workflows.services.workflows import workflow_default_current
+
+    project, *_ = live_digits()
+    first = workflow_default_current(project=project)
+    assert workflow_default_current(project=project) == first  # unchanged settings: same
+
+    project.spot_check_rate = 0.37
+    project.save(update_fields=["spot_check_rate"])
+    second = workflow_default_current(project=project)
+
+    assert second.number == first.number + 1
+    sampler = next(n for n in second.document["nodes"] if n["id"] == "spot_check")
+    assert sampler["params"]["fraction"] == 0.37
+    assert Workflow.objects.filter(project=project, is_default=True).count() == 1
+
+
+def test_the_default_workflow_is_not_edited_by_hand(live_digits, admin):
+    from labeling.services.errors import ServiceError
+    from workflows.models import Workflow
+    from workflows.services.workflows import workflow_update
+
+    project, *_ = live_digits()
+    default = Workflow.objects.get(project=project, is_default=True)
+    document = default.versions.order_by("-number").first().document
+
+    with pytest.raises(ServiceError, match="follows the loop settings"):
+        workflow_update(workflow=default, actor=admin, document={**document, "nodes": []})

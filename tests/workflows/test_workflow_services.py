@@ -3,8 +3,8 @@ database (other projects' models, missing or unready versions, foreign or archiv
 concepts), and the project's default workflow."""
 
 import pytest
-from conftest import branching
 from factories import UserFactory
+from workflow_helpers import branching
 
 from labeling.services.errors import ServiceError
 from labeling.services.projects import project_create

@@ -336,15 +336,7 @@ def version_promote(*, version: ModelVersion, actor, decision: dict | None = Non
         version.routing = {"status": "queued"}
         version.save(update_fields=["promoted_at", "rolled_back_at", "promotion", "routing"])
         hooks.announce(hooks.MODEL_VERSION_CHANGED, version=version, event="model_version.promoted")
-        if model.routes:
-            transaction.on_commit(lambda: _route_later(version.id))
     return version
-
-
-def _route_later(version_id: int) -> None:
-    from training.tasks import route_version_task
-
-    route_version_task.delay(version_id)
 
 
 # ---------------------------------------------------------------------------- stale runs

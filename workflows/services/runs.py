@@ -15,8 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling.ingest.images import ImageRejected, inspect_image
-from labeling.models import AnnotationStatus, Concept, ConceptSynonym, Input, InputStatus
-from labeling.review_rules import model_first_tier
+from labeling.models import Concept, ConceptSynonym, Input, InputStatus
 from labeling.services.errors import ServiceError
 from labeling.services.review import tier_rules
 from labeling.storage import media_path, write_file
@@ -27,6 +26,7 @@ from workflows.outputs import result_json
 from workflows.ports import Images
 from workflows.runners import Pixels, Resolved, RunnerError, runners_build
 from workflows.services.workflows import WorkflowRejected, workflow_validate
+from workflows.services.writes import workflow_rows_write
 from workflows.spec import Context, parse
 
 RUN_BATCH = 2000  # inputs per batch (and per transaction); settings.WORKFLOWS_RUN_BATCH
@@ -42,13 +42,13 @@ def _check(version: WorkflowVersion) -> None:
         raise WorkflowRejected(problems)
 
 
-def _prepare(version: WorkflowVersion) -> tuple[Plan, Resolved]:
+def run_prepare(version: WorkflowVersion) -> tuple[Plan, Resolved]:
     workflow = parse(version.document)
     plan = plan_compile(workflow, portal_registry())
     return plan, runners_build(project=version.workflow.project, workflow=workflow)
 
 
-def _context(version: WorkflowVersion, input_ids, seed: int) -> Context:
+def run_context(version: WorkflowVersion, input_ids, seed: int) -> Context:
     synonyms = dict(
         ConceptSynonym.objects.filter(project_id=version.workflow.project_id).values_list(
             "normalized", "concept_id"
@@ -120,7 +120,7 @@ def workflow_run_process(*, run_id: int) -> WorkflowRun:
     version = run.workflow_version
     project = version.workflow.project
     try:
-        plan, resolved = _prepare(version)
+        plan, resolved = run_prepare(version)
     except (ServiceError, ValueError) as exc:
         return _fail(run, str(exc))
     remaining = list(_candidates(run, project.id).filter(id__gt=run.cursor))
@@ -142,7 +142,7 @@ def workflow_run_process(*, run_id: int) -> WorkflowRun:
                 result = plan.run(
                     images,
                     runners=resolved.runners,
-                    context=_context(version, embedded, resolved.seed),
+                    context=run_context(version, embedded, resolved.seed),
                 )
             except (NodeFailed, RunnerError) as exc:
                 return _fail(run, str(exc))
@@ -151,7 +151,7 @@ def workflow_run_process(*, run_id: int) -> WorkflowRun:
             if locked.status != WorkflowRun.Status.RUNNING or locked.cursor >= ids[-1]:
                 return locked  # failed by hand, or another delivery did this batch
             if embedded:
-                written = _rows_write(
+                written = workflow_rows_write(
                     project=project,
                     workflow_version=version,
                     rows_by_node=result.rows_by_node,
@@ -169,58 +169,6 @@ def workflow_run_process(*, run_id: int) -> WorkflowRun:
     run.status, run.finished_at = WorkflowRun.Status.DONE, timezone.now()
     run.save(update_fields=["status", "finished_at"])
     return run
-
-
-def _rows_write(*, project, workflow_version, rows_by_node, version_ids, rules) -> dict[str, int]:
-    """Write the writers' rows: the one place workflow annotations are written (to move to
-    labeling's annotation writer). Each annotation's provenance names the workflow version
-    and node; its review tier comes from the review rules, as routing's do. Returns the
-    rows written per node. Call inside a transaction."""
-    from training.services.routing_writes import (
-        RoutedRow,
-        inputs_status_set,
-        model_annotations_insert,
-        open_slots_close,
-    )
-
-    by_version: dict[int | None, list] = {}
-    statuses: dict[int, str] = {}
-    written: dict[str, int] = {}
-    for node_id, rows in rows_by_node.items():
-        written[node_id] = len(rows)
-        for row in rows:
-            provenance = {
-                **row.provenance,
-                "workflow": {
-                    "version_id": workflow_version.id,
-                    "number": workflow_version.number,
-                    "node": node_id,
-                },
-            }
-            accepted = row.status == AnnotationStatus.ACCEPTED
-            tier = (
-                0
-                if accepted
-                else model_first_tier(row.band, row.provenance.get("spot_check", False), rules) or 1
-            )
-            version_id = version_ids.get((provenance.get("model"), provenance.get("version")))
-            by_version.setdefault(version_id, []).append(
-                RoutedRow(
-                    input_id=row.input_id,
-                    status=row.status,
-                    review_tier=tier,
-                    band=row.band,
-                    provenance=provenance,
-                    labels=list(row.labels),
-                )
-            )
-            if accepted or statuses.get(row.input_id) != InputStatus.LABELED:
-                statuses[row.input_id] = InputStatus.LABELED if accepted else InputStatus.IN_REVIEW
-    for version_id, routed in by_version.items():
-        model_annotations_insert(project_id=project.id, version_id=version_id, rows=routed)
-    open_slots_close(input_ids=list(statuses))
-    inputs_status_set(statuses=statuses)
-    return written
 
 
 # ---------------------------------------------------------------------------- dry runs
@@ -273,13 +221,13 @@ def workflow_dry_run_process(*, run_id: int) -> WorkflowRun:
     version = run.workflow_version
     run.started_at = timezone.now()
     try:
-        plan, resolved = _prepare(version)
+        plan, resolved = run_prepare(version)
         image = image_open(media_path(run.file))
         images = Images(
             np.asarray([0]), np.asarray([image.size]), pixels=Pixels(images=[image.convert("RGB")])
         )
         result = plan.run(
-            images, runners=resolved.runners, context=_context(version, [0], resolved.seed)
+            images, runners=resolved.runners, context=run_context(version, [0], resolved.seed)
         )
         run.result = {
             "nodes": result_json(result, _concept_names(version.workflow.project_id), plan.order),

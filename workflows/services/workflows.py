@@ -180,6 +180,35 @@ def workflow_create(
     return workflow
 
 
+def workflow_default_current(*, project: Project) -> WorkflowVersion:
+    """The version of the project's default workflow that routing runs now: its routing as
+    the loop settings (doubt band, spot-check share) say today. When they changed since the
+    last version, the graph saved with them becomes a new version, so an annotation's
+    provenance names the graph that really wrote it."""
+    workflow = workflow_default_ensure(project=project)
+    document = _default_document(project)
+    with transaction.atomic():
+        workflow = workflow_qs_select_for_update().get(id=workflow.id)
+        current = workflow.versions.order_by("-number").first()
+        if current is not None and current.document == document:
+            return current
+        number = (current.number if current else 0) + 1
+        return WorkflowVersion.objects.create(workflow=workflow, number=number, document=document)
+
+
+def _default_document(project: Project) -> dict:
+    """The project's routing as a graph, with its loop settings of today."""
+    from training.services.versions import model_router_ensure
+
+    router = model_router_ensure(project=project)
+    return default_workflow(
+        embedder={"type": "embedder", "version": "live"},
+        classifier={"type": str(router.type), "id": router.id, "version": "live"},
+        doubt_band=project.doubt_band,
+        spot_check_rate=project.spot_check_rate,
+    )
+
+
 def workflow_update(
     *,
     workflow: Workflow,
@@ -189,7 +218,14 @@ def workflow_update(
     description: str | None = None,
 ) -> WorkflowVersion:
     """Rename or describe it, and save ``document`` as a new version (old versions stay as
-    they were). Returns the current version (the new one when the document changed)."""
+    they were). Returns the current version (the new one when the document changed).
+    The default workflow's graph follows the loop settings: it is not edited by hand."""
+    if document is not None and workflow.is_default:
+        raise ServiceError(
+            "The default workflow is the project's routing and follows the loop settings on "
+            "the Models tab (doubt band, spot-check share). To route differently, create a "
+            "workflow of your own from it."
+        )
     if document is not None:
         _check(workflow.project, document)
     with transaction.atomic():
@@ -224,15 +260,7 @@ def workflow_default_ensure(*, project: Project) -> Workflow:
     existing = Workflow.objects.filter(project=project, is_default=True).first()
     if existing is not None:
         return existing
-    from training.services.versions import model_router_ensure
-
-    router = model_router_ensure(project=project)
-    document = default_workflow(
-        embedder={"type": "embedder", "version": "live"},
-        classifier={"type": str(router.type), "id": router.id, "version": "live"},
-        doubt_band=project.doubt_band,
-        spot_check_rate=project.spot_check_rate,
-    )
+    document = _default_document(project)
     try:
         with transaction.atomic():
             workflow = Workflow.objects.create(

@@ -1,0 +1,129 @@
+"""Routing: the project's default workflow run by the live version over every input that
+needs it. The version labels what it is sure of, suggests what it doubts, and leaves the rest
+to the annotators (in active-learning order); ``workflows.default`` draws the graph and
+``training.ml.routing.route`` is the rule it reproduces.
+
+Runs in batches (``TRAINING_ROUTE_BATCH`` inputs, one transaction each) with its progress in
+``ModelVersion.routing``. Rolling a version's labels back is the model loop's
+(``training.services.routing.version_rollback``).
+"""
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from labeling.models import Annotation, AnnotationSource, AnnotationStatus, Input, InputStatus
+from labeling.services.queue import queue_slots_fill_project
+from labeling.services.review import tier_rules
+from training.models import MLModel, ModelVersion
+from training.services.embeddings import embeddings_load
+from workflows.ports import Images
+from workflows.runners import Pixels
+from workflows.services.runs import run_context, run_prepare
+from workflows.services.workflows import workflow_default_current
+from workflows.services.writes import workflow_rows_write
+
+Status = AnnotationStatus
+# the default workflow's writers, and what routing counts of each (workflows.default)
+ACCEPTED, SPOT_CHECK, DOUBT = "write_accepted", "write_spot_check", "write_doubt"
+
+
+def _candidates(project_id: int, version: ModelVersion) -> list[tuple[int, str]]:
+    """Inputs (id, status) with no accepted label and no person's annotation waiting:
+    unlabeled ones, and those only an older model's suggestion holds in review. Inputs this
+    version already routed are left out, so a run started again (a redelivered task) goes on
+    where it was."""
+    human_pending = Annotation.objects.filter(
+        input=OuterRef("pk"), status=Status.PENDING_REVIEW
+    ).exclude(source=AnnotationSource.MODEL)
+    routed = Annotation.objects.filter(
+        input=OuterRef("pk"),
+        model_version=version,
+        status__in=[Status.PENDING_REVIEW, Status.ACCEPTED],
+    )
+    return list(
+        Input.objects.filter(
+            project_id=project_id, status__in=[InputStatus.UNLABELED, InputStatus.IN_REVIEW]
+        )
+        .exclude(Exists(human_pending))
+        .exclude(Exists(routed))
+        .order_by("id")
+        .values_list("id", "status")
+    )
+
+
+def version_route(*, version_id: int) -> dict:
+    """Route every candidate input with this version through the project's default
+    workflow, if the version is (still) the live one."""
+    version = ModelVersion.objects.select_related("model__project").get(id=version_id)
+    model = version.model
+    if model.active_version_id != version.id or not model.routes:
+        _progress(version, status="skipped", note="Not the live version any more.")
+        return version.routing
+    project = model.project
+    workflow_version = workflow_default_current(project=project)
+    plan, resolved = run_prepare(workflow_version)
+    rules = tier_rules(project)
+    candidates = _candidates(project.id, version)
+    ids = [input_id for input_id, _ in candidates]
+    # only an input in review can hold an older model's suggestion to retire
+    in_review = {input_id for input_id, status in candidates if status == InputStatus.IN_REVIEW}
+    tally = {"status": "running", "total": len(ids), "done": 0, "auto": 0, "doubt": 0, "low": 0}
+    tally.update(spot_checks=0, started_at=timezone.now().isoformat())
+    tally.update(workflow_version=workflow_version.number)
+    _progress(version, **tally)
+    batch = settings.TRAINING_ROUTE_BATCH
+    for start in range(0, len(ids), batch):
+        routed_ids, features = embeddings_load(ids[start : start + batch])
+        if routed_ids:
+            images = Images(np.asarray(routed_ids), pixels=Pixels(vectors=features))
+            context = run_context(workflow_version, routed_ids, resolved.seed)
+            result = plan.run(images, runners=resolved.runners, context=context)
+            rows = result.rows_by_node
+            answered = {row.input_id for node_rows in rows.values() for row in node_rows}
+            with transaction.atomic():
+                if MLModel.objects.filter(id=model.id, active_version=version).exists():
+                    _retire_older_suggestions(version, [i for i in routed_ids if i in in_review])
+                    workflow_rows_write(
+                        project=project,
+                        workflow_version=workflow_version,
+                        rows_by_node=rows,
+                        version_ids=resolved.version_ids,
+                        rules=rules,
+                        unanswered=[i for i in routed_ids if i not in answered],
+                    )
+                    spot = len(rows.get(SPOT_CHECK, []))
+                    tally["auto"] += len(rows.get(ACCEPTED, [])) + spot
+                    tally["spot_checks"] += spot
+                    tally["doubt"] += len(rows.get(DOUBT, []))
+                    tally["low"] += len(routed_ids) - len(answered)
+        tally["done"] = min(len(ids), start + batch)
+        _progress(version, **tally)
+    queue_slots_fill_project(project=project)
+    tally.update(status="done", finished_at=timezone.now().isoformat())
+    _progress(version, **tally)
+    transaction.on_commit(lambda: _refresh_priorities(project.id))
+    return tally
+
+
+def _progress(version: ModelVersion, **values) -> None:
+    version.routing = {**version.routing, **values}
+    ModelVersion.objects.filter(id=version.id).update(routing=version.routing)
+
+
+def _refresh_priorities(project_id: int) -> None:
+    from training.tasks import queue_priorities_task
+
+    queue_priorities_task.delay(project_id)
+
+
+def _retire_older_suggestions(version: ModelVersion, input_ids: list[int]) -> None:
+    """Older versions' open suggestions on these inputs give way to this version's routing."""
+    if input_ids:
+        Annotation.objects.filter(
+            input_id__in=input_ids, source=AnnotationSource.MODEL, status=Status.PENDING_REVIEW
+        ).exclude(model_version=version).update(
+            status=Status.SUPERSEDED, review_leased_to=None, updated_at=timezone.now()
+        )

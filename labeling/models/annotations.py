@@ -82,6 +82,10 @@ class Annotation(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="annotations",
+        # Provenance, not structure: no database constraint, so routing's bulk inserts do
+        # not pay a deferred foreign-key check per row at commit (Django still nulls it
+        # when a workflow version goes).
+        db_constraint=False,
         help_text="For a workflow's annotation: the workflow version that wrote it.",
     )
     workflow_node = models.CharField(

@@ -22,16 +22,12 @@ def test_given_selected_labeled_inputs_then_each_gets_one_row_with_provenance():
         status="accepted",
         band="auto",
         spot_check=False,
-        node_id="write",
-        workflow_version=2,
     )
 
     assert [r.input_id for r in rows] == [40, 41]
     assert rows[0].labels == [(5, 0.9123)]
     assert rows[0].status == "accepted" and rows[0].band == "auto"
     assert rows[0].provenance == {
-        "workflow_version": 2,
-        "node": "write",
         "version": 3,
         "model": "routing",
         "scores": {"5": 0.9123},
@@ -52,8 +48,6 @@ def test_given_no_selection_then_every_input_with_a_label_is_written_and_no_empt
         status="pending_review",
         band="doubt",
         spot_check=False,
-        node_id="w",
-        workflow_version=None,
     )
 
     assert [(r.input_id, r.status, r.labels) for r in rows] == [(8, "pending_review", [(1, 0.6)])]

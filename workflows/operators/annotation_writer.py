@@ -3,8 +3,9 @@ is its pure decision, the caller writes the rows through the portal's one annota
 
 An input gets a row when it is selected (all inputs carrying a label when no selection is
 wired) and carries at least one label. Scores are rounded to 4 places, as routing stores
-them. The provenance records the workflow version and node, the model version that scored
-(``version``, ``model``), and each label's score and threshold.
+them. The provenance records the model version that scored (``version``, ``model``) and
+each label's score and threshold; the caller stores the workflow version and the writer
+node beside it (the annotation's own columns).
 """
 
 from dataclasses import dataclass
@@ -35,8 +36,6 @@ def annotation_rows(
     status: str,
     band: str,
     spot_check: bool,
-    node_id: str,
-    workflow_version: int | None,
 ) -> list[AnnotationRow]:
     labels = concepts.labels if selection is None else concepts.labels & selection[:, None]
     rows = np.flatnonzero(labels.any(axis=1))
@@ -51,7 +50,7 @@ def annotation_rows(
     where_row, where_column = np.nonzero(chosen)
     starts = np.searchsorted(where_row, np.arange(len(rows) + 1)).tolist()
     columns_all = where_column.tolist()
-    base = {"workflow_version": workflow_version, "node": node_id, **concepts.source}
+    base = dict(concepts.source)
     out = []
     for k, input_id in enumerate(np.asarray(input_ids)[rows].tolist()):
         columns = columns_all[starts[k] : starts[k + 1]]
@@ -83,8 +82,6 @@ def _run(inputs, params, node_id, context) -> dict:
         status=params["status"],
         band=params["band"],
         spot_check=params["spot_check"],
-        node_id=node_id,
-        workflow_version=context.workflow_version,
     )
     written = concepts.labels.any(axis=1)
     if selection is not None:

@@ -8,6 +8,8 @@ Runs in batches (``TRAINING_ROUTE_BATCH`` inputs, one transaction each) with its
 (``training.services.routing.version_rollback``).
 """
 
+from dataclasses import replace
+
 import numpy as np
 from django.conf import settings
 from django.db import transaction
@@ -75,11 +77,15 @@ def version_route(*, version_id: int) -> dict:
     tally.update(workflow_version=workflow_version.number)
     _progress(version, **tally)
     batch = settings.TRAINING_ROUTE_BATCH
+    context = None
     for start in range(0, len(ids), batch):
         routed_ids, features = embeddings_load(ids[start : start + batch])
         if routed_ids:
             images = Images(np.asarray(routed_ids), pixels=Pixels(vectors=features))
-            context = run_context(workflow_version, routed_ids, resolved.seed)
+            if context is None:  # the taxonomy's synonyms are read once per run
+                context = run_context(workflow_version, routed_ids, resolved.seed)
+            else:
+                context = replace(context, input_ids=np.asarray(routed_ids))
             result = plan.run(images, runners=resolved.runners, context=context)
             rows = result.rows_by_node
             answered = {row.input_id for node_rows in rows.values() for row in node_rows}

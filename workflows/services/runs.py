@@ -49,6 +49,7 @@ def run_prepare(version: WorkflowVersion) -> tuple[Plan, Resolved]:
 
 
 def run_context(version: WorkflowVersion, input_ids, seed: int) -> Context:
+    """The context of a run's first batch; later batches ``dataclasses.replace`` the ids."""
     synonyms = dict(
         ConceptSynonym.objects.filter(project_id=version.workflow.project_id).values_list(
             "normalized", "concept_id"

@@ -11,9 +11,6 @@ from labeling.services.annotations import ModelRow, annotations_bulk_insert
 from labeling.services.queue import queue_slots_close_open
 from labeling.services.statuses import inputs_status_set
 
-# the writer operator's provenance keys that the annotation keeps in columns instead
-IN_COLUMNS = ("workflow_version", "node")
-
 
 def workflow_rows_write(
     *,
@@ -35,7 +32,7 @@ def workflow_rows_write(
     for node_id, rows in rows_by_node.items():
         written[node_id] = len(rows)
         for row in rows:
-            provenance = {k: v for k, v in row.provenance.items() if k not in IN_COLUMNS}
+            provenance = row.provenance
             accepted = row.status == AnnotationStatus.ACCEPTED
             tier = (
                 0

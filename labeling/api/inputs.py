@@ -213,6 +213,16 @@ def input_view(request: Request, input_id: int) -> Response:
             "source": a.source,
             "author": a.author.username if a.author else None,
             "model_version": a.provenance.get("version"),
+            "workflow": (
+                {
+                    "version_id": a.workflow_version_id,
+                    "number": a.workflow_version.number,
+                    "workflow_id": a.workflow_version.workflow_id,
+                    "node": a.workflow_node,
+                }
+                if a.workflow_version_id
+                else None
+            ),
             "concepts": [
                 {
                     "id": label.concept.key,
@@ -222,6 +232,8 @@ def input_view(request: Request, input_id: int) -> Response:
                 for label in a.labels.all()
             ],
         }
-        for a in input.annotations.select_related("author").prefetch_related("labels__concept")
+        for a in input.annotations.select_related("author", "workflow_version").prefetch_related(
+            "labels__concept"
+        )
     ]
     return Response(_input_json(input) | {"status": input.status, "annotations": annotations})

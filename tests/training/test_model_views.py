@@ -290,3 +290,9 @@ def test_audit_and_review_pages_show_a_model_annotations_provenance(client, trai
 
     assert f"v{version.number}" in audit and "threshold" in audit
     assert 'id="model-provenance"' in review and "spot check" in review
+    # and which workflow wrote it: the project's routing, its writer node for spot checks
+    assert 'id="workflow-provenance"' in audit and "write_spot_check" in audit
+    api = client.get(f"/api/v1/inputs/{checked.input_id}/").json()
+    (mine,) = [a for a in api["annotations"] if a["id"] == checked.id]
+    assert mine["workflow"]["node"] == "write_spot_check"
+    assert mine["workflow"]["version_id"] == checked.workflow_version_id

@@ -138,11 +138,13 @@
     const { nodes, pos } = layout();
     let maxX = 400, maxY = 200;
     Object.values(pos).forEach((p) => {
-      maxX = Math.max(maxX, p.x + W + 200);
+      maxX = Math.max(maxX, p.x + W + 24);
       maxY = Math.max(maxY, p.y + H + 60);
     });
-    svg.setAttribute("width", maxX);
-    svg.setAttribute("height", maxY);
+    // the whole graph in view: scaled down to the canvas's width, never up
+    svg.removeAttribute("height");
+    svg.setAttribute("width", "100%");
+    svg.style.maxWidth = maxX + "px";
     svg.setAttribute("viewBox", "0 0 " + maxX + " " + maxY);
     const defs = el("defs");
     const marker = el("marker", { id: "wf-arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });

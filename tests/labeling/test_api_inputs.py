@@ -275,6 +275,7 @@ def test_one_input_shows_its_annotations(project, admin, reviewer, digits, image
             "source": "import",
             "author": "alice_admin",
             "model_version": None,
+            "workflow": None,
             "concepts": [{"id": "3", "name": "3", "value": 1}],
         }
     ]

@@ -20,12 +20,16 @@ REVIEW_DECIDED = "review_decided"  # decision: ReviewDecision
 # announced by the model loop (training), for webhooks: version: ModelVersion, event: str
 # ("model_version.ready" or "model_version.promoted")
 MODEL_VERSION_CHANGED = "model_version_changed"
+# announced by the model loop when new inputs got their embeddings: project_id: int,
+# since: datetime (embeddings stored from then on are new)
+INPUTS_EMBEDDED = "inputs_embedded"
 EVENTS = (
     INPUTS_STORED,
     PROJECT_CREATED,
     ANNOTATION_ACCEPTED,
     REVIEW_DECIDED,
     MODEL_VERSION_CHANGED,
+    INPUTS_EMBEDDED,
 )
 
 _subscribers: dict[str, list[Callable[..., None]]] = defaultdict(list)

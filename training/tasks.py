@@ -11,11 +11,17 @@ from labeling.models import Project
 
 @shared_task(acks_late=True)
 def embed_project_task(project_id: int) -> int:
+    from django.utils import timezone
+
+    from labeling import hooks
     from training.services.embeddings import embeddings_compute
 
+    since = timezone.now()
     stored = embeddings_compute(project_id=project_id)
     if stored:
         queue_priorities_task.delay(project_id)
+        # the live version labels the new inputs (the workflows app routes them)
+        hooks.announce(hooks.INPUTS_EMBEDDED, project_id=project_id, since=since)
     return stored
 
 

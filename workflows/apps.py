@@ -16,6 +16,8 @@ class WorkflowsConfig(AppConfig):
         )
         # a promoted routing version routes the project through its default workflow
         hooks.subscribe(hooks.MODEL_VERSION_CHANGED, _route_when_promoted)
+        # new inputs, once embedded, go through the live version's routing too
+        hooks.subscribe(hooks.INPUTS_EMBEDDED, _route_new_inputs)
 
 
 def _route_when_promoted(*, version, event: str, **_) -> None:
@@ -26,3 +28,17 @@ def _route_when_promoted(*, version, event: str, **_) -> None:
 
         version_id = version.id
         transaction.on_commit(lambda: route_version_task.delay(version_id))
+
+
+def _route_new_inputs(*, project_id: int, since, **_) -> None:
+    from django.db import transaction
+
+    from training.models import MLModel
+
+    model = MLModel.objects.filter(project_id=project_id, routes=True).first()
+    if model is None or model.active_version_id is None:
+        return
+    from workflows.tasks import route_new_inputs_task
+
+    version_id, stamp = model.active_version_id, since.isoformat()
+    transaction.on_commit(lambda: route_new_inputs_task.delay(version_id, stamp))

@@ -26,3 +26,13 @@ def route_version_task(version_id: int) -> None:
     from workflows.services.routing import version_route
 
     version_route(version_id=version_id)
+
+
+@shared_task(acks_late=True, queue="training")
+def route_new_inputs_task(version_id: int, since: str) -> None:
+    """Route the inputs embedded since ``since`` (ISO time) with the live version."""
+    from datetime import datetime
+
+    from workflows.services.routing import version_route
+
+    version_route(version_id=version_id, embedded_since=datetime.fromisoformat(since))

@@ -185,3 +185,45 @@ def test_the_default_workflow_is_not_edited_by_hand(live_digits, admin):
 
     with pytest.raises(ServiceError, match="follows the loop settings"):
         workflow_update(workflow=default, actor=admin, document={**document, "nodes": []})
+
+
+def test_new_inputs_are_routed_by_the_live_version_once_embedded(
+    live_digits, admin, settings, django_capture_on_commit_callbacks
+):
+    # given: a live version that routed the project, every concept above its threshold
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labeling import hooks
+    from training.models import Embedding, ModelVersion
+    from workflows.services.routing import version_route
+
+    project, model, version, _, unlabeled = live_digits()
+    thresholds = {k: {**t, "threshold": 0.0} for k, t in version.thresholds.items()}
+    ModelVersion.objects.filter(id=version.id).update(thresholds=thresholds)
+    newcomers = unlabeled[:5]
+    # the first routing saw the others only: these five were embedded later
+    Embedding.objects.filter(input__in=newcomers).delete()
+    first = version_route(version_id=version.id)
+    assert first["total"] == len(unlabeled) - 5  # not embedded yet: not a candidate yet
+    since = timezone.now() - timedelta(seconds=1)
+    from training.services.embeddings import embeddings_compute
+
+    embeddings_compute(project_id=project.id)
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+    # when the model loop announces the new embeddings
+    with django_capture_on_commit_callbacks(execute=True):
+        hooks.announce(hooks.INPUTS_EMBEDDED, project_id=project.id, since=since)
+
+    # then the five are routed, each once, and the version's tally counts them on top
+    written = Annotation.objects.filter(model_version=version, input__in=newcomers)
+    assert sorted(written.values_list("input_id", flat=True)) == sorted(i.id for i in newcomers)
+    version.refresh_from_db()
+    assert version.routing["total"] == len(unlabeled) and version.routing["done"] == len(unlabeled)
+    assert version.routing["auto"] + version.routing["doubt"] == len(unlabeled)
+    # and routing the version again writes nothing twice
+    again = version_route(version_id=version.id, embedded_since=since)
+    assert again["total"] == len(unlabeled)
+    assert Annotation.objects.filter(model_version=version).count() == len(unlabeled)

@@ -32,11 +32,14 @@ Status = AnnotationStatus
 ACCEPTED, SPOT_CHECK, DOUBT = "write_accepted", "write_spot_check", "write_doubt"
 
 
-def _candidates(project_id: int, version: ModelVersion) -> list[tuple[int, str]]:
+def _candidates(
+    project_id: int, version: ModelVersion, embedded_since=None
+) -> list[tuple[int, str]]:
     """Inputs (id, status) with no accepted label and no person's annotation waiting:
     unlabeled ones, and those only an older model's suggestion holds in review. Inputs this
     version already routed are left out, so a run started again (a redelivered task) goes on
-    where it was."""
+    where it was. Only embedded inputs count; with ``embedded_since``, only those embedded
+    from then on (new ones)."""
     human_pending = Annotation.objects.filter(
         input=OuterRef("pk"), status=Status.PENDING_REVIEW
     ).exclude(source=AnnotationSource.MODEL)
@@ -45,20 +48,27 @@ def _candidates(project_id: int, version: ModelVersion) -> list[tuple[int, str]]
         model_version=version,
         status__in=[Status.PENDING_REVIEW, Status.ACCEPTED],
     )
+    # only inputs with a good embedding: the others are routed once embedded (new inputs)
+    inputs = Input.objects.filter(
+        project_id=project_id,
+        status__in=[InputStatus.UNLABELED, InputStatus.IN_REVIEW],
+        embedding__error="",
+        embedding__backbone=settings.TRAINING_BACKBONE,
+    )
+    if embedded_since is not None:
+        inputs = inputs.filter(embedding__created_at__gte=embedded_since)
     return list(
-        Input.objects.filter(
-            project_id=project_id, status__in=[InputStatus.UNLABELED, InputStatus.IN_REVIEW]
-        )
-        .exclude(Exists(human_pending))
+        inputs.exclude(Exists(human_pending))
         .exclude(Exists(routed))
         .order_by("id")
         .values_list("id", "status")
     )
 
 
-def version_route(*, version_id: int) -> dict:
+def version_route(*, version_id: int, embedded_since=None) -> dict:
     """Route every candidate input with this version through the project's default
-    workflow, if the version is (still) the live one."""
+    workflow, if the version is (still) the live one. With ``embedded_since`` only the
+    inputs embedded from then on (new uploads): their tally adds to the version's."""
     version = ModelVersion.objects.select_related("model__project").get(id=version_id)
     model = version.model
     if model.active_version_id != version.id or not model.routes:
@@ -68,12 +78,17 @@ def version_route(*, version_id: int) -> dict:
     workflow_version = workflow_default_current(project=project)
     plan, resolved = run_prepare(workflow_version)
     rules = tier_rules(project)
-    candidates = _candidates(project.id, version)
+    candidates = _candidates(project.id, version, embedded_since)
     ids = [input_id for input_id, _ in candidates]
     # only an input in review can hold an older model's suggestion to retire
     in_review = {input_id for input_id, status in candidates if status == InputStatus.IN_REVIEW}
-    tally = {"status": "running", "total": len(ids), "done": 0, "auto": 0, "doubt": 0, "low": 0}
-    tally.update(spot_checks=0, started_at=timezone.now().isoformat())
+    if embedded_since is not None:
+        if not ids:
+            return version.routing
+        tally = _carried(version.routing, len(ids))
+    else:
+        tally = {"total": len(ids), "done": 0, "auto": 0, "doubt": 0, "low": 0, "spot_checks": 0}
+    tally.update(status="running", started_at=timezone.now().isoformat())
     tally.update(workflow_version=workflow_version.number)
     _progress(version, **tally)
     batch = settings.TRAINING_ROUTE_BATCH
@@ -88,9 +103,14 @@ def version_route(*, version_id: int) -> dict:
                 context = replace(context, input_ids=np.asarray(routed_ids))
             result = plan.run(images, runners=resolved.runners, context=context)
             rows = result.rows_by_node
-            answered = {row.input_id for node_rows in rows.values() for row in node_rows}
             with transaction.atomic():
-                if MLModel.objects.filter(id=model.id, active_version=version).exists():
+                # the model's row lock serialises routing runs of one version (promotion's
+                # and new inputs'), so an input is never written twice by the same version
+                live = MLModel.objects.select_for_update().filter(
+                    id=model.id, active_version=version
+                )
+                if live.exists():
+                    routed_ids, rows, answered = _not_routed_yet(version, routed_ids, rows)
                     _retire_older_suggestions(version, [i for i in routed_ids if i in in_review])
                     workflow_rows_write(
                         project=project,
@@ -105,12 +125,36 @@ def version_route(*, version_id: int) -> dict:
                     tally["spot_checks"] += spot
                     tally["doubt"] += len(rows.get(DOUBT, []))
                     tally["low"] += len(routed_ids) - len(answered)
-        tally["done"] = min(len(ids), start + batch)
+        tally["done"] = min(tally["total"], tally["done"] + len(ids[start : start + batch]))
         _progress(version, **tally)
     queue_slots_fill_project(project=project)
     tally.update(status="done", finished_at=timezone.now().isoformat())
     _progress(version, **tally)
     transaction.on_commit(lambda: _refresh_priorities(project.id))
+    return tally
+
+
+def _not_routed_yet(version, input_ids: list[int], rows: dict) -> tuple[list[int], dict, set]:
+    """The batch without the inputs another run of this version routed meanwhile: their
+    ids, the writers' rows and the inputs those rows answer."""
+    done = set(
+        Annotation.objects.filter(
+            model_version=version,
+            input_id__in=input_ids,
+            status__in=[Status.PENDING_REVIEW, Status.ACCEPTED],
+        ).values_list("input_id", flat=True)
+    )
+    if done:
+        input_ids = [i for i in input_ids if i not in done]
+        rows = {node: [r for r in rs if r.input_id not in done] for node, rs in rows.items()}
+    answered = {row.input_id for node_rows in rows.values() for row in node_rows}
+    return input_ids, rows, answered
+
+
+def _carried(routing: dict, more: int) -> dict:
+    """The version's tally so far, with ``more`` inputs to route on top."""
+    tally = {k: routing.get(k, 0) for k in ("total", "done", "auto", "doubt", "low", "spot_checks")}
+    tally["total"] += more
     return tally
 
 

@@ -4,6 +4,7 @@ import hashlib
 import logging
 import re
 import shutil
+import time
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -421,3 +422,21 @@ def input_labels_attach(
             queue_slots_close(input=input)
         input_status_refresh(input=input)
     return annotation
+
+
+def image_stage(*, data: bytes, folder: str) -> str:
+    """Check a one-off image (a prediction's, a dry run's) and stage it under ``folder`` of
+    the media root for a worker; returns its path there. ServiceError says what is wrong."""
+    try:
+        inspect_image(
+            data,
+            max_bytes=settings.LABELING_MAX_IMAGE_BYTES,
+            max_pixels=settings.LABELING_MAX_IMAGE_PIXELS,
+            thumb_size=16,
+        )
+    except ImageRejected as exc:
+        raise ServiceError(str(exc)) from exc
+    digest = hashlib.sha256(data).hexdigest()
+    path = f"{folder}/{digest[:2]}/{digest}-{time.time_ns()}"
+    write_file(path, data)
+    return path

@@ -6,17 +6,16 @@ the backbone, so it is staged and scored by a worker (queue ``predict``); the we
 never loads torch.
 """
 
-import hashlib
 import time
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from labeling.ingest.images import ImageRejected, inspect_image
 from labeling.models import Concept, Input
 from labeling.services.errors import ServiceError
-from labeling.storage import media_path, write_file
+from labeling.services.ingest import image_stage
+from labeling.storage import media_path
 from training.ml.features import embedder, image_open
 from training.ml.routing import route
 from training.models import MLModel, ModelType, ModelVersion, Prediction
@@ -82,18 +81,7 @@ def prediction_for_input(*, model: MLModel, input: Input) -> dict:
 def prediction_create(*, model: MLModel, user, data: bytes) -> Prediction:
     """Check and stage a new image, and queue its prediction on a worker."""
     _live(model)
-    try:
-        inspect_image(
-            data,
-            max_bytes=settings.LABELING_MAX_IMAGE_BYTES,
-            max_pixels=settings.LABELING_MAX_IMAGE_PIXELS,
-            thumb_size=16,
-        )
-    except ImageRejected as exc:
-        raise ServiceError(str(exc)) from exc
-    digest = hashlib.sha256(data).hexdigest()
-    path = f"predictions/{model.id}/{digest[:2]}/{digest}-{time.time_ns()}"
-    write_file(path, data)
+    path = image_stage(data=data, folder=f"predictions/{model.id}")
     prediction = Prediction.objects.create(
         model=model, version=model.active_version, file=path, created_by=user
     )

@@ -6,7 +6,6 @@ done) and its progress commit in one transaction, so a redelivered or restarted 
 on after the last committed batch and nothing is half-written or written twice.
 """
 
-import hashlib
 import time
 
 import numpy as np
@@ -14,11 +13,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from labeling.ingest.images import ImageRejected, inspect_image
 from labeling.models import Concept, ConceptSynonym, Input, InputStatus
 from labeling.services.errors import ServiceError
+from labeling.services.ingest import image_stage
 from labeling.services.review import tier_rules
-from labeling.storage import media_path, write_file
+from labeling.storage import media_path
 from workflows.engine import NodeFailed, Plan, plan_compile
 from workflows.model_ports import portal_registry
 from workflows.models import WorkflowRun, WorkflowVersion
@@ -180,18 +179,7 @@ def workflow_dry_run_create(
 ) -> WorkflowRun:
     """Check and stage an image, and queue a dry run of this version on a worker."""
     _check(workflow_version)
-    try:
-        inspect_image(
-            data,
-            max_bytes=settings.LABELING_MAX_IMAGE_BYTES,
-            max_pixels=settings.LABELING_MAX_IMAGE_PIXELS,
-            thumb_size=16,
-        )
-    except ImageRejected as exc:
-        raise ServiceError(str(exc)) from exc
-    digest = hashlib.sha256(data).hexdigest()
-    path = f"workflow-dry-runs/{workflow_version.id}/{digest[:2]}/{digest}-{time.time_ns()}"
-    write_file(path, data)
+    path = image_stage(data=data, folder=f"workflow-dry-runs/{workflow_version.id}")
     run = WorkflowRun.objects.create(
         workflow_version=workflow_version,
         kind=WorkflowRun.Kind.DRY_RUN,

@@ -190,6 +190,14 @@ TRAINING_THRESHOLD_MIN_KEPT = env_int("TRAINING_THRESHOLD_MIN_KEPT", 10)
 # Tests only: seconds a training run sleeps mid-way, so a test can kill its worker there.
 TRAINING_TEST_PAUSE = float(os.environ.get("TRAINING_TEST_PAUSE", "0") or 0)
 
+# Workflow runs: inputs per batch (one transaction each); a run silent this long is sent
+# again (it goes on after its last batch), at most this many starts, then failed.
+WORKFLOWS_RUN_BATCH = env_int("WORKFLOWS_RUN_BATCH", 2000)
+WORKFLOWS_STALE_MINUTES = env_int("WORKFLOWS_STALE_MINUTES", 10)
+WORKFLOWS_MAX_ATTEMPTS = env_int("WORKFLOWS_MAX_ATTEMPTS", 3)
+# Tests only: seconds a workflow run sleeps after each batch, so a test can kill its worker.
+WORKFLOWS_TEST_PAUSE = float(os.environ.get("WORKFLOWS_TEST_PAUSE", "0") or 0)
+
 # Celery: a broker kept in files by default (no server); Redis or RabbitMQ in production.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -228,6 +236,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "training-tick": {
         "task": "training.tasks.training_tick_task",
+        "schedule": 60.0,
+    },
+    "workflow-runs-stale": {
+        "task": "workflows.tasks.workflow_runs_stale_task",
         "schedule": 60.0,
     },
 }

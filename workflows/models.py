@@ -93,6 +93,11 @@ class WorkflowRun(BackgroundJob):
         "restarted run goes on from here.",
     )
     counts = models.JSONField(default=dict, blank=True, help_text="Rows written per node.")
+    attempts = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Workers that started this run; a run whose worker died is sent again "
+        "until WORKFLOWS_MAX_ATTEMPTS, then failed.",
+    )
     file = models.CharField(max_length=500, blank=True, help_text="A dry run's staged image.")
     result = models.JSONField(default=dict, blank=True, help_text="A dry run's node outputs.")
     created_by = models.ForeignKey(

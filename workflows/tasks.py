@@ -36,3 +36,13 @@ def route_new_inputs_task(version_id: int, since: str) -> None:
     from workflows.services.routing import version_route
 
     version_route(version_id=version_id, embedded_since=datetime.fromisoformat(since))
+
+
+@shared_task
+def workflow_runs_stale_task() -> dict:
+    """Every minute (beat): send again the runs whose worker stopped answering, or fail them
+    once out of attempts."""
+    from workflows.services.runs import workflow_runs_stale
+
+    tally = workflow_runs_stale()
+    return {"resent": tally.resent, "failed": tally.failed}

@@ -7,10 +7,13 @@ on after the last committed batch and nothing is half-written or written twice.
 """
 
 import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from labeling.models import Concept, ConceptSynonym, Input, InputStatus
@@ -27,8 +30,7 @@ from workflows.runners import Pixels, Resolved, RunnerError, runners_build
 from workflows.services.workflows import WorkflowRejected, workflow_validate
 from workflows.services.writes import workflow_rows_write
 from workflows.spec import Context, parse
-
-RUN_BATCH = 2000  # inputs per batch (and per transaction); settings.WORKFLOWS_RUN_BATCH
+from workflows.stale import StaleAction, may_start, stale_action, stopped_message
 
 
 def run_qs_select_for_update():
@@ -112,11 +114,40 @@ def _fail(run: WorkflowRun, message: str) -> WorkflowRun:
     return run
 
 
+def _stale_after() -> timedelta:
+    return timedelta(minutes=settings.WORKFLOWS_STALE_MINUTES)
+
+
+def _claim(run_id: int) -> WorkflowRun | None:
+    """Take the run for this worker (one more attempt), or None when it is finished, out of
+    attempts (the stale-run check fails it) or another live worker has it."""
+    with transaction.atomic():
+        run = (
+            run_qs_select_for_update()
+            .select_related("workflow_version__workflow__project")
+            .get(id=run_id)
+        )
+        if not may_start(
+            status=run.status,
+            heartbeat_at=run.heartbeat_at,
+            attempts=run.attempts,
+            now=timezone.now(),
+            stale_after=_stale_after(),
+            max_attempts=settings.WORKFLOWS_MAX_ATTEMPTS,
+        ):
+            return None
+        now = timezone.now()
+        run.status, run.attempts = WorkflowRun.Status.RUNNING, run.attempts + 1
+        run.started_at, run.heartbeat_at = run.started_at or now, now
+        run.save(update_fields=["status", "attempts", "started_at", "heartbeat_at"])
+    return run
+
+
 def workflow_run_process(*, run_id: int) -> WorkflowRun:
     """The worker's part: every candidate after the cursor, batch by batch."""
-    run = WorkflowRun.objects.select_related("workflow_version__workflow__project").get(id=run_id)
-    if run.status in (WorkflowRun.Status.DONE, WorkflowRun.Status.FAILED):
-        return run
+    run = _claim(run_id)
+    if run is None:
+        return WorkflowRun.objects.get(id=run_id)
     version = run.workflow_version
     project = version.workflow.project
     try:
@@ -124,15 +155,15 @@ def workflow_run_process(*, run_id: int) -> WorkflowRun:
     except (ServiceError, ValueError) as exc:
         return _fail(run, str(exc))
     remaining = list(_candidates(run, project.id).filter(id__gt=run.cursor))
-    now = timezone.now()
-    run.status, run.total = WorkflowRun.Status.RUNNING, run.done + len(remaining)
-    run.started_at, run.heartbeat_at = run.started_at or now, now
-    run.save(update_fields=["status", "total", "started_at", "heartbeat_at"])
-    batch = getattr(settings, "WORKFLOWS_RUN_BATCH", RUN_BATCH)
+    run.total = run.done + len(remaining)
+    run.save(update_fields=["total"])
+    batch = settings.WORKFLOWS_RUN_BATCH
     rules = tier_rules(project)
     from training.services.embeddings import embeddings_load
 
     for start in range(0, len(remaining), batch):
+        if start and settings.WORKFLOWS_TEST_PAUSE:
+            time.sleep(settings.WORKFLOWS_TEST_PAUSE)  # tests kill the worker here
         ids = remaining[start : start + batch]
         embedded, vectors = embeddings_load(ids)
         written: dict[str, int] = {}
@@ -148,8 +179,10 @@ def workflow_run_process(*, run_id: int) -> WorkflowRun:
                 return _fail(run, str(exc))
         with transaction.atomic():
             locked = run_qs_select_for_update().get(id=run.id)
-            if locked.status != WorkflowRun.Status.RUNNING or locked.cursor >= ids[-1]:
-                return locked  # failed by hand, or another delivery did this batch
+            if locked.status != WorkflowRun.Status.RUNNING or locked.cursor != run.cursor:
+                # failed by hand or by the stale-run check, or another worker took the run
+                # over (it was re-sent while this one was slow): its batches, not ours
+                return locked
             if embedded:
                 written = workflow_rows_write(
                     project=project,
@@ -166,9 +199,64 @@ def workflow_run_process(*, run_id: int) -> WorkflowRun:
             locked.done, locked.heartbeat_at = locked.done + len(ids), timezone.now()
             locked.save(update_fields=["counts", "cursor", "done", "heartbeat_at"])
             run = locked
-    run.status, run.finished_at = WorkflowRun.Status.DONE, timezone.now()
-    run.save(update_fields=["status", "finished_at"])
-    return run
+    with transaction.atomic():
+        locked = run_qs_select_for_update().get(id=run.id)
+        if locked.status != WorkflowRun.Status.RUNNING or locked.cursor != run.cursor:
+            return locked
+        locked.status, locked.finished_at = WorkflowRun.Status.DONE, timezone.now()
+        locked.save(update_fields=["status", "finished_at"])
+    return locked
+
+
+# ---------------------------------------------------------------------------- stale runs
+
+
+@dataclass
+class StaleTally:
+    resent: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def _send(run_id: int) -> None:
+    from workflows.tasks import workflow_run_task
+
+    workflow_run_task.delay(run_id)
+
+
+def workflow_runs_stale(*, now: datetime | None = None) -> StaleTally:
+    """The beat's check (every minute): runs whose worker stopped answering, or whose message
+    was lost, are sent again and go on after their last committed batch; a run out of
+    attempts is failed with where it stopped."""
+    now = now or timezone.now()
+    stale_after = _stale_after()
+    limit = now - stale_after
+    candidates = WorkflowRun.objects.filter(
+        kind=WorkflowRun.Kind.RUN,
+        status__in=[WorkflowRun.Status.QUEUED, WorkflowRun.Status.RUNNING],
+    ).filter(Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True, created_at__lt=limit))
+    tally = StaleTally()
+    for run_id in candidates.values_list("id", flat=True):
+        with transaction.atomic():
+            run = run_qs_select_for_update().get(id=run_id)
+            action = stale_action(
+                status=run.status,
+                heartbeat_at=run.heartbeat_at,
+                created_at=run.created_at,
+                attempts=run.attempts,
+                now=now,
+                stale_after=stale_after,
+                max_attempts=settings.WORKFLOWS_MAX_ATTEMPTS,
+            )
+            if action == StaleAction.FAIL:
+                _fail(run, stopped_message(done=run.done, total=run.total, attempts=run.attempts))
+                tally.failed.append(run.id)
+            elif action == StaleAction.RESEND:
+                # queued again with a fresh heartbeat: the next check waits for this message
+                run.status, run.heartbeat_at = WorkflowRun.Status.QUEUED, now
+                run.save(update_fields=["status", "heartbeat_at"])
+                transaction.on_commit(lambda r=run.id: _send(r))
+                tally.resent.append(run.id)
+    return tally
 
 
 # ---------------------------------------------------------------------------- dry runs

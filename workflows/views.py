@@ -15,7 +15,7 @@ from workflows.model_ports import portal_registry
 from workflows.models import Workflow, WorkflowRun
 from workflows.selectors import project_workflows, workflow_runs, workflow_version_pick
 from workflows.services.runs import workflow_run_start
-from workflows.services.workflows import workflow_create
+from workflows.services.workflows import workflow_create, workflow_default_current
 
 STARTER = {"nodes": [{"id": "input", "type": "input"}]}
 
@@ -55,7 +55,11 @@ def workflow_list_view(request, project):
                 project=project,
                 name=request.POST.get("name", ""),
                 description=request.POST.get("description", ""),
-                document=_starter(project),
+                document=(
+                    workflow_default_current(project=project).document
+                    if request.POST.get("start") == "routing"
+                    else _starter(project)
+                ),
                 actor=request.user,
             )
         except ServiceError as exc:

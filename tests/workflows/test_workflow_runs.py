@@ -227,3 +227,19 @@ def test_new_inputs_are_routed_by_the_live_version_once_embedded(
     again = version_route(version_id=version.id, embedded_since=since)
     assert again["total"] == len(unlabeled)
     assert Annotation.objects.filter(model_version=version).count() == len(unlabeled)
+
+
+def test_a_new_workflow_can_start_as_a_copy_of_the_routing(client, live_digits, admin):
+    from workflows.models import Workflow
+
+    project, *_ = live_digits()
+    client.force_login(admin)
+
+    response = client.post(
+        f"/projects/{project.id}/workflows/", {"name": "My routing", "start": "routing"}
+    )
+
+    copy = Workflow.objects.get(project=project, name="My routing")
+    default = Workflow.objects.get(project=project, is_default=True)
+    assert response.status_code == 302 and not copy.is_default
+    assert copy.versions.get().document == default.versions.order_by("-number").first().document

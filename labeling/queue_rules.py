@@ -12,25 +12,44 @@ FALLBACK_KEYS = [*"1234567890", *"abcefghijklmnopqrtvwxyz"]
 
 @dataclass(frozen=True)
 class Choice:
-    """A concept an annotator can pick: ``group`` is its exclusive parent's id, or None."""
+    """A concept an annotator can pick: ``group`` is its exclusive parent's id, or None;
+    ``regions``: its group labels boxes, not the whole input."""
 
     id: int
     name: str
     group: int | None
+    regions: bool = False
 
 
 class InvalidLabels(ValueError):
     pass
 
 
-def check_labels(chosen: Iterable[int], choices: Sequence[Choice]) -> list[int]:
-    """The chosen concept ids, checked: known, at least one, at most one per exclusive group."""
+@dataclass(frozen=True)
+class RegionIn:
+    """A box as submitted: its concept and normalised (x, y, w, h)."""
+
+    concept_id: int
+    box: tuple[float, float, float, float]
+
+
+def check_labels(
+    chosen: Iterable[int], choices: Sequence[Choice], *, require_one: bool = True
+) -> list[int]:
+    """The chosen concept ids, checked: known, whole-input concepts (not drawn as boxes), at
+    least one (unless ``require_one`` is off: a project with box groups may answer "nothing
+    here"), at most one per exclusive group."""
     chosen = list(dict.fromkeys(chosen))
     by_id = {c.id: c for c in choices}
     unknown = [i for i in chosen if i not in by_id]
     if unknown:
         raise InvalidLabels(f"Unknown or archived concept ids: {unknown}.")
-    if not chosen:
+    drawn = [by_id[i].name for i in chosen if by_id[i].regions]
+    if drawn:
+        raise InvalidLabels(
+            f"{', '.join(drawn)}: drawn as boxes on the image, not picked for the whole image."
+        )
+    if not chosen and require_one:
         raise InvalidLabels("Pick at least one label, or skip the item.")
     seen: dict[int, str] = {}
     for concept_id in chosen:
@@ -44,6 +63,37 @@ def check_labels(chosen: Iterable[int], choices: Sequence[Choice]) -> list[int]:
             )
         seen[group] = by_id[concept_id].name
     return chosen
+
+
+def check_regions(
+    regions: Sequence[RegionIn], choices: Sequence[Choice], *, limit: int
+) -> list[RegionIn]:
+    """The submitted boxes, checked and clipped to the image: each names a concept of a box
+    group, has a finite, positive size and lies (at least partly) on the image; at most
+    ``limit`` of them."""
+    from labeling.boxes import InvalidBox, box_checked
+
+    if len(regions) > limit:
+        raise InvalidLabels(
+            f"{len(regions)} boxes on one image: at most {limit} are allowed. Split the work "
+            "or label the image as a whole."
+        )
+    by_id = {c.id: c for c in choices}
+    checked = []
+    for number, region in enumerate(regions, start=1):
+        choice = by_id.get(region.concept_id)
+        if choice is None:
+            raise InvalidLabels(
+                f"Box {number}: unknown or archived concept id {region.concept_id}."
+            )
+        if not choice.regions:
+            raise InvalidLabels(f"Box {number}: “{choice.name}” labels the whole image, not boxes.")
+        try:
+            box, _ = box_checked(*region.box)
+        except InvalidBox as exc:
+            raise InvalidLabels(f"Box {number} ({choice.name}): {exc}.") from None
+        checked.append(RegionIn(region.concept_id, box.as_tuple()))
+    return checked
 
 
 def assign_shortcuts(choices: Sequence[Choice]) -> dict[int, str]:

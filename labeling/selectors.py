@@ -154,15 +154,18 @@ def label_choices(project: Project) -> list[Choice]:
     exclusive group (its parent) it belongs to, if any."""
     choices: list[Choice] = []
 
-    def walk(nodes: list[ConceptNode], parent: Concept | None) -> None:
+    def walk(nodes: list[ConceptNode], parent: Concept | None, regions: bool) -> None:
         for node in nodes:
+            boxes = regions or node.concept.scope == Concept.Scope.REGIONS
             if node.children:
-                walk(node.children, node.concept)
+                walk(node.children, node.concept, boxes)
             else:
                 group = parent.id if parent is not None and parent.exclusive else None
-                choices.append(Choice(id=node.concept.id, name=node.concept.name, group=group))
+                choices.append(
+                    Choice(node.concept.id, node.concept.name, group=group, regions=boxes)
+                )
 
-    walk(concept_tree(project, include_archived=False, with_counts=False), None)
+    walk(concept_tree(project, include_archived=False, with_counts=False), None, False)
     return choices
 
 

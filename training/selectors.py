@@ -22,7 +22,7 @@ from training.services.embeddings import LoopProgress, loop_progress
 
 def project_layout(project: Project) -> Layout:
     """The outputs a classifier of the project has now: every active label, in order."""
-    return Layout.from_choices((c.id, c.group) for c in label_choices(project))
+    return Layout.from_choices((c.id, c.group) for c in label_choices(project) if not c.regions)
 
 
 def _trusted_accepted(project: Project):

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 
+from labeling.api.regions import region_json
 from labeling.api.views import _input_json
 from labeling.ids import MAX_ID, int_param
 from labeling.ingest.images import ImageRejected, human_bytes
@@ -203,7 +204,7 @@ def batch_view(request: Request, project_id: int, batch_id: int) -> Response:
 @extend_schema(responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def input_view(request: Request, input_id: int) -> Response:
-    """One input with its annotations (status, source, labels)."""
+    """One input with its annotations (status, source, labels, regions)."""
     input = get_object_or_404(Input, id=input_id)
     project_membership(request.user, input.project_id)
     annotations = [
@@ -231,9 +232,10 @@ def input_view(request: Request, input_id: int) -> Response:
                 }
                 for label in a.labels.all()
             ],
+            "regions": [region_json(r) for r in a.regions.all()],
         }
         for a in input.annotations.select_related("author", "workflow_version").prefetch_related(
-            "labels__concept"
+            "labels__concept", "regions__concept"
         )
     ]
     return Response(_input_json(input) | {"status": input.status, "annotations": annotations})

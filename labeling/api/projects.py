@@ -238,6 +238,7 @@ class ConceptSerializer(serializers.ModelSerializer):
             "name",
             "parent",
             "exclusive",
+            "scope",
             "position",
             "synonyms",
             "archived",
@@ -256,6 +257,12 @@ class ConceptCreateSerializer(serializers.Serializer):
     )
     parent = serializers.IntegerField(required=False, allow_null=True, max_value=MAX_ID)
     exclusive = serializers.BooleanField(required=False, default=False)
+    scope = serializers.ChoiceField(
+        choices=Concept.Scope.choices,
+        required=False,
+        default=Concept.Scope.INPUT,
+        help_text="On a top-level concept: its group labels whole inputs or regions (boxes).",
+    )
     synonyms = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
 
 
@@ -288,6 +295,7 @@ def concepts_view(request: Request, project_id: int) -> Response:
         key=data["key"],
         parent=parent,
         exclusive=data["exclusive"],
+        scope=data["scope"],
         actor=request.user,
     )
     for synonym in data.get("synonyms", []):

@@ -10,6 +10,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from labeling.api.regions import RegionSerializer, region_json, regions_from_payload
 from labeling.ids import MAX_ID
 from labeling.models import Annotation, Input, Role
 from labeling.permissions import check_role, project_membership
@@ -31,6 +32,9 @@ class SubmissionSerializer(serializers.Serializer):
     concept_ids = serializers.ListField(
         child=serializers.IntegerField(max_value=MAX_ID), required=False
     )
+    regions = RegionSerializer(
+        many=True, required=False, help_text="Boxes, for concepts of groups that label regions."
+    )
     client_token = serializers.CharField(max_length=64, required=False, default="")
     # Annotation.time_spent_ms is a PositiveIntegerField: 32 bits on PostgreSQL.
     time_spent_ms = serializers.IntegerField(
@@ -38,8 +42,10 @@ class SubmissionSerializer(serializers.Serializer):
     )
 
     def validate(self, data):
-        if not data.get("concepts") and not data.get("concept_ids"):
-            raise serializers.ValidationError("Give `concepts` (or `concept_ids`).")
+        if not any(data.get(k) is not None for k in ("concepts", "concept_ids", "regions")):
+            raise serializers.ValidationError(
+                "Give `concepts` (or `concept_ids`), `regions`, or an empty list."
+            )
         return data
 
 
@@ -106,11 +112,13 @@ def annotation_create_view(request: Request, input_id: int) -> Response:
             return Response({"error": "Unknown concepts.", "unknown": unknown}, status=400)
         concept_ids += resolved
     try:
+        regions = regions_from_payload(project, data.get("regions") or [])
         submission = annotation_submit(
             project=project,
             user=request.user,
             input=input,
             concept_ids=concept_ids,
+            regions=regions,
             time_spent_ms=data.get("time_spent_ms"),
             client_token=data["client_token"],
         )
@@ -132,6 +140,7 @@ def annotation_create_view(request: Request, input_id: int) -> Response:
             if repeated
             else list(dict.fromkeys(concept_ids))
         ),
+        "regions": [region_json(r) for r in annotation.regions.select_related("concept")],
         "repeated": repeated,
     }
     code = status.HTTP_200_OK if submission.outcome is Outcome.REPEATED else 201
@@ -153,6 +162,7 @@ def _annotation_json(annotation: Annotation) -> dict:
             {"id": label.concept_id, "name": label.concept.name, "confidence": label.confidence}
             for label in annotation.labels.all()
         ],
+        "regions": [region_json(r) for r in annotation.regions.all()],
         "review_lease_expires_at": annotation.review_leased_until,
     }
 
@@ -167,7 +177,7 @@ def review_next_view(request: Request, project_id: int) -> Response:
     annotation = review_next(project=project, user=request.user, tier=tier)
     if annotation is None:
         return Response(status=status.HTTP_204_NO_CONTENT)
-    prefetch_related_objects([annotation], "labels__concept")
+    prefetch_related_objects([annotation], "labels__concept", "regions__concept")
     return Response(_annotation_json(annotation))
 
 

@@ -5,6 +5,7 @@ from labeling.models.annotations import (
     AnnotationLabel,
     AnnotationSource,
     AnnotationStatus,
+    Region,
 )
 from labeling.models.inputs import Input, InputStatus, Split, UploadBatch, UploadItem
 from labeling.models.interchange import InterchangeJob
@@ -36,6 +37,7 @@ __all__ = [
     "Membership",
     "Project",
     "QueueSlot",
+    "Region",
     "RejectReason",
     "ReviewDecision",
     "ReviewTier",

@@ -141,3 +141,45 @@ class AnnotationLabel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.concept_id} on annotation {self.annotation_id}"
+
+
+class Region(models.Model):
+    """A box on an annotation's input with the concept it shows: a person drew it, a
+    detector found it, or an import brought it. Stored normalised (x, y, w, h of the image as
+    people see it, EXIF applied; ``labeling.boxes`` converts). A region with a ``parent`` is a
+    classification of that region (e.g. "mask" on a detected "face"), on the same box."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="regions")
+    concept = models.ForeignKey(
+        "labeling.Concept", on_delete=models.PROTECT, related_name="regions"
+    )
+    x = models.FloatField()
+    y = models.FloatField()
+    w = models.FloatField()
+    h = models.FloatField()
+    confidence = models.FloatField(null=True, blank=True, help_text="Set when a model wrote it.")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order of drawing.")
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["annotation", "position"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(w__gt=0, h__gt=0), name="region_positive_size"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.concept_id} at ({self.x:.3f}, {self.y:.3f}) on {self.annotation_id}"
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return (self.x, self.y, self.w, self.h)
+
+    def pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
+        from labeling.boxes import to_pixels
+
+        return to_pixels(self.box, width, height)

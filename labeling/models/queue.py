@@ -95,6 +95,7 @@ class AnnotationDraft(models.Model):
     input = models.ForeignKey("labeling.Input", on_delete=models.CASCADE, related_name="drafts")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     concept_ids = models.JSONField(default=list)
+    regions = models.JSONField(default=list, blank=True, help_text="Boxes, as submitted.")
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -3,7 +3,15 @@ from django.db import models
 
 
 class Concept(models.Model):
-    """A node of a project's taxonomy. Concepts are archived or merged, never deleted."""
+    """A node of a project's taxonomy. Concepts are archived or merged, never deleted.
+
+    A top-level concept and its descendants form a group that labels either whole inputs
+    (the default) or regions: boxes drawn on the input, each with one of the group's
+    concepts (``scope``; set on the top-level concept, inherited below)."""
+
+    class Scope(models.TextChoices):
+        INPUT = "input", "Whole input"
+        REGIONS = "regions", "Regions (boxes)"
 
     project = models.ForeignKey(
         "labeling.Project", on_delete=models.CASCADE, related_name="concepts"
@@ -20,6 +28,12 @@ class Concept(models.Model):
         help_text="The children of an exclusive concept are the options of one single choice.",
     )
     position = models.PositiveIntegerField(default=0)
+    scope = models.CharField(
+        max_length=8,
+        choices=Scope.choices,
+        default=Scope.INPUT,
+        help_text="On a top-level concept: whether its group labels whole inputs or boxes.",
+    )
     archived_at = models.DateTimeField(null=True, blank=True)
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
@@ -77,6 +91,7 @@ class ConceptChange(models.Model):
         ARCHIVE = "archive", "Archived"
         RESTORE = "restore", "Restored"
         DICTIONARY = "dictionary", "Edited dictionary"
+        SCOPE = "scope", "Changed what it labels"
 
     project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
     concept = models.ForeignKey(Concept, on_delete=models.CASCADE, related_name="changes")

@@ -22,11 +22,24 @@ from labeling.models import (
     AnnotationSource,
     AnnotationStatus,
     Project,
+    Region,
     ReviewDecision,
 )
 from labeling.services.statuses import inputs_status_refresh
 
 CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class RegionSpec:
+    """A box to write: its concept, normalised (x, y, w, h) (checked by the caller, see
+    ``labeling.boxes.box_checked``), a model's confidence, and the index (in the same list)
+    of the region it classifies, if any."""
+
+    concept_id: int
+    box: tuple[float, float, float, float]
+    confidence: float | None = None
+    parent: int | None = None
 
 
 def annotation_create(
@@ -37,15 +50,44 @@ def annotation_create(
     status: str,
     concept_ids: Iterable[int],
     confidences: dict[int, float] | None = None,
+    regions: list[RegionSpec] | None = None,
     **fields,
 ) -> Annotation:
-    """One annotation with its labels (``fields``: any other column, e.g. ``author``,
-    ``review_tier``, ``provenance``). Call inside the caller's transaction."""
+    """One annotation with its labels and boxes (``fields``: any other column, e.g.
+    ``author``, ``review_tier``, ``provenance``). Call inside the caller's transaction."""
     annotation = Annotation.objects.create(
         project_id=project_id, input_id=input_id, source=source, status=status, **fields
     )
     annotation_labels_set(annotation=annotation, concept_ids=concept_ids, confidences=confidences)
+    if regions:
+        annotation_regions_set(annotation=annotation, regions=regions)
     return annotation
+
+
+def annotation_regions_set(*, annotation: Annotation, regions: list[RegionSpec]) -> list[Region]:
+    """Give the annotation exactly these boxes (replacing any it had). A parent index must
+    point to an earlier region of the list."""
+    if annotation.pk and annotation.regions.exists():
+        annotation.regions.all().delete()
+    written: list[Region] = []
+    for position, spec in enumerate(regions):
+        if spec.parent is not None and not 0 <= spec.parent < position:
+            raise ValueError(f"region {position}: its parent must be an earlier region")
+        x, y, w, h = spec.box
+        written.append(
+            Region.objects.create(
+                annotation=annotation,
+                concept_id=spec.concept_id,
+                x=x,
+                y=y,
+                w=w,
+                h=h,
+                confidence=spec.confidence,
+                parent=written[spec.parent] if spec.parent is not None else None,
+                position=position,
+            )
+        )
+    return written
 
 
 def annotation_labels_set(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef
 from django.utils import timezone
@@ -33,13 +34,15 @@ from labeling.models import (
 from labeling.queue_rules import (
     Choice,
     InvalidLabels,
+    RegionIn,
     annotator_offset,
     check_labels,
+    check_regions,
     input_status,
     lease_is_live,
     pick_candidate,
 )
-from labeling.services.annotations import annotation_create, annotation_labels_set
+from labeling.services.annotations import RegionSpec, annotation_create, annotation_labels_set
 from labeling.services.errors import ServiceError
 from labeling.services.statuses import input_status_refresh
 
@@ -303,22 +306,84 @@ class Submission:
         return "Saved."
 
 
-def checked_labels(project: Project, concept_ids) -> list[int]:
-    """Check the chosen ids against the project's pickable concepts (active leaves), reading
-    only the chosen ones: this runs on every submission."""
-    chosen = [int(c) for c in concept_ids]
-    possible = [c for c in chosen if id_fits(c)]  # the rest are unknown to check_labels
+def _choices(project: Project, concept_ids: list[int]) -> list[Choice]:
+    """The pickable concepts (active leaves) among ``concept_ids``, reading only those and
+    the project's box groups: this runs on every submission."""
+    possible = [c for c in concept_ids if id_fits(c)]  # the rest are unknown to the checks
     pickable = (
         Concept.objects.filter(project=project, id__in=possible, archived_at__isnull=True)
         .exclude(Exists(Concept.objects.filter(parent=OuterRef("pk"), archived_at__isnull=True)))
         .select_related("parent")
     )
-    choices = [
-        Choice(c.id, c.name, c.parent_id if c.parent and c.parent.exclusive else None)
+    boxed = region_concept_ids(project) if project_has_region_groups(project) else set()
+    return [
+        Choice(
+            c.id,
+            c.name,
+            c.parent_id if c.parent and c.parent.exclusive else None,
+            regions=c.id in boxed,
+        )
         for c in pickable
     ]
+
+
+def project_has_region_groups(project: Project) -> bool:
+    return Concept.objects.filter(project=project, scope=Concept.Scope.REGIONS).exists()
+
+
+def region_concept_ids(project: Project) -> set[int]:
+    """Every concept of the project that lies in a group labeling boxes (the scope is set on
+    the group's top-level concept and inherited below)."""
+    parent_of, boxed = {}, set()
+    for pk, parent_id, scope in Concept.objects.filter(project=project).values_list(
+        "id", "parent_id", "scope"
+    ):
+        parent_of[pk] = parent_id
+        if scope == Concept.Scope.REGIONS:
+            boxed.add(pk)
+    found = set()
+    for pk in parent_of:
+        node, seen = pk, 0
+        while node is not None and seen <= len(parent_of):
+            if node in boxed:
+                found.add(pk)
+                break
+            node, seen = parent_of[node], seen + 1
+    return found
+
+
+def checked_labels(project: Project, concept_ids, *, regions_given: bool = False) -> list[int]:
+    """Check the chosen ids against the project's pickable concepts. With boxes submitted, or
+    in a project with box groups, no whole-image label is required."""
+    chosen = [int(c) for c in concept_ids]
+    choices = _choices(project, chosen)
+    require_one = not regions_given and not project_has_region_groups(project)
     try:
-        return check_labels(chosen, choices)
+        return check_labels(chosen, choices, require_one=require_one)
+    except InvalidLabels as exc:
+        raise ServiceError(str(exc)) from exc
+
+
+def checked_regions(project: Project, regions: list[dict] | None) -> list[RegionIn]:
+    """Submitted boxes (``{"concept": id, "x", "y", "w", "h"}``, normalised) checked against
+    the project's box groups and clipped to the image."""
+    if not regions:
+        return []
+    if not isinstance(regions, list):
+        raise ServiceError("regions must be a list of boxes.")
+    parsed = []
+    for number, item in enumerate(regions, start=1):
+        try:
+            parsed.append(
+                RegionIn(int(item["concept"]), tuple(item[k] for k in ("x", "y", "w", "h")))
+            )
+        except (KeyError, TypeError, ValueError):
+            raise ServiceError(
+                f"Box {number}: give its concept id and x, y, w, h as numbers."
+            ) from None
+    choices = _choices(project, [r.concept_id for r in parsed])
+    try:
+        return check_regions(parsed, choices, limit=settings.LABELING_MAX_REGIONS)
     except InvalidLabels as exc:
         raise ServiceError(str(exc)) from exc
 
@@ -329,6 +394,7 @@ def annotation_submit(
     user,
     input: Input,
     concept_ids: list[int],
+    regions: list[dict] | None = None,
     time_spent_ms: int | None = None,
     client_token: str = "",
     dictionary_versions: dict | None = None,
@@ -339,8 +405,10 @@ def annotation_submit(
     Accepted when they still hold the input's slot, even on an expired lease nobody else
     took; a submission that lost its slot becomes a draft. A repeat of the same
     ``client_token`` (or a second submission for the same input) returns the first one.
+    ``regions``: boxes of the project's box groups (see ``checked_regions``).
     """
-    labels = checked_labels(project, concept_ids)
+    boxes = checked_regions(project, regions)
+    labels = checked_labels(project, concept_ids, regions_given=bool(boxes))
     now = now or timezone.now()
     if input.project_id != project.id:
         raise ServiceError("This input is not in this project.")
@@ -351,6 +419,7 @@ def annotation_submit(
                 user,
                 input,
                 labels,
+                boxes,
                 time_spent_ms,
                 client_token,
                 dictionary_versions or {},
@@ -364,7 +433,7 @@ def annotation_submit(
         raise
 
 
-def _submit(project, user, input, labels, time_spent_ms, client_token, versions, now):
+def _submit(project, user, input, labels, boxes, time_spent_ms, client_token, versions, now):
     slots = list(QueueSlot.objects.select_for_update().filter(input=input).order_by("number"))
     done = next((s for s in slots if s.annotation_id and s.leased_to_id == user.id), None)
     if done is not None:
@@ -379,7 +448,12 @@ def _submit(project, user, input, labels, time_spent_ms, client_token, versions,
         draft, _ = AnnotationDraft.objects.update_or_create(
             user=user,
             input=input,
-            defaults={"project": project, "concept_ids": labels, "note": "lease lost"},
+            defaults={
+                "project": project,
+                "concept_ids": labels,
+                "regions": regions_as_json(boxes),
+                "note": "lease lost",
+            },
         )
         return Submission(Outcome.LOST, draft=draft)
     annotation = annotation_create(
@@ -388,6 +462,7 @@ def _submit(project, user, input, labels, time_spent_ms, client_token, versions,
         source=AnnotationSource.HUMAN,
         status=AnnotationStatus.PENDING_REVIEW,
         concept_ids=labels,
+        regions=[RegionSpec(r.concept_id, r.box) for r in boxes],
         author=user,
         review_tier=0,
         time_spent_ms=time_spent_ms,
@@ -543,5 +618,16 @@ def draft_resubmit(*, draft: AnnotationDraft, user) -> Submission:
     if draft.user_id != user.id:
         raise ServiceError("This draft is someone else's.")
     return annotation_submit(
-        project=draft.project, user=user, input=draft.input, concept_ids=draft.concept_ids
+        project=draft.project,
+        user=user,
+        input=draft.input,
+        concept_ids=draft.concept_ids,
+        regions=draft.regions,
     )
+
+
+def regions_as_json(boxes: list[RegionIn]) -> list[dict]:
+    return [
+        {"concept": r.concept_id, "x": r.box[0], "y": r.box[1], "w": r.box[2], "h": r.box[3]}
+        for r in boxes
+    ]

@@ -6,7 +6,14 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from labeling.models import AnnotationLabel, Concept, ConceptChange, ConceptSynonym, Project
+from labeling.models import (
+    AnnotationLabel,
+    Concept,
+    ConceptChange,
+    ConceptSynonym,
+    Project,
+    Region,
+)
 from labeling.services.errors import ServiceError
 
 Action = ConceptChange.Action
@@ -63,11 +70,13 @@ def concept_create(
     parent: Concept | None = None,
     exclusive: bool = False,
     key: str = "",
+    scope: str = Concept.Scope.INPUT,
 ) -> Concept:
     name = name.strip()
     if not name:
         raise ServiceError("A concept needs a name.")
     _check_parent(project, parent)
+    _check_scope(scope, parent)
     key = _checked_key(key or name)
     _check_key_free(project, parent, key)
     last = _siblings(project, parent).aggregate(last=Max("position"))["last"]
@@ -77,6 +86,7 @@ def concept_create(
         name=name,
         key=key,
         exclusive=exclusive,
+        scope=scope,
         position=0 if last is None else last + 1,
     )
     _record(concept, actor, Action.CREATE, name=name, parent=parent.name if parent else None)
@@ -106,6 +116,52 @@ def concept_set_exclusive(*, concept: Concept, exclusive: bool, actor) -> Concep
     return concept
 
 
+def _check_scope(scope: str, parent: Concept | None) -> None:
+    if scope not in Concept.Scope.values:
+        known = ", ".join(Concept.Scope.values)
+        raise ServiceError(f"Unknown scope {scope!r}: use one of {known}.")
+    if parent is not None and scope != Concept.Scope.INPUT:
+        raise ServiceError("Only a top-level concept sets what its group labels.")
+
+
+@transaction.atomic
+def concept_set_scope(*, concept: Concept, scope: str, actor) -> Concept:
+    """Whether the concept's group labels whole inputs or boxes. Only on a top-level
+    concept, and only while nothing of the group is labeled yet: labels of one kind do not
+    turn into the other."""
+    _check_scope(scope, concept.parent)
+    if concept.parent_id is not None:
+        raise ServiceError("Only a top-level concept sets what its group labels.")
+    if concept.scope == scope:
+        return concept
+    used = _labels_in_group(concept)
+    if used:
+        raise ServiceError(
+            f"“{concept.name}” already has {used} label{'s' if used != 1 else ''}: what a group "
+            "labels can change only before anything in it is labeled."
+        )
+    concept.scope = scope
+    concept.save(update_fields=["scope"])
+    _record(concept, actor, Action.SCOPE, scope=scope)
+    return concept
+
+
+def _labels_in_group(concept: Concept) -> int:
+    group = [concept.id, *(c.id for c in _descendants(concept))]
+    return (
+        AnnotationLabel.objects.filter(concept_id__in=group).count()
+        + Region.objects.filter(concept_id__in=group).count()
+    )
+
+
+def _draws_boxes(concept: Concept | None) -> bool:
+    while concept is not None:
+        if concept.scope == Concept.Scope.REGIONS:
+            return True
+        concept = concept.parent
+    return False
+
+
 def _is_descendant(candidate: Concept | None, ancestor: Concept) -> bool:
     while candidate is not None:
         if candidate.id == ancestor.id:
@@ -121,6 +177,12 @@ def concept_move(*, concept: Concept, parent: Concept | None, actor) -> Concept:
     if _is_descendant(parent, concept):
         raise ServiceError("A concept cannot move under itself or its own children.")
     _check_key_free(concept.project, parent, concept.key, exclude=concept.id)
+    if _draws_boxes(parent) != _draws_boxes(concept.parent) and _labels_in_group(concept):
+        raise ServiceError(
+            f"“{concept.name}” has labels and the new parent labels "
+            f"{'boxes' if _draws_boxes(parent) else 'whole images'}: labels of one kind do not "
+            "turn into the other."
+        )
     old_parent = concept.parent
     last = _siblings(concept.project, parent).aggregate(last=Max("position"))["last"]
     concept.parent = parent

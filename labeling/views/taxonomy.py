@@ -53,6 +53,7 @@ def _create(project, post, actor):
         name=post.get("name", ""),
         parent=_concept(project, post.get("parent")),
         exclusive=bool(post.get("exclusive")),
+        scope=post.get("scope") or Concept.Scope.INPUT,
         actor=actor,
     )
     return f"Added “{concept.name}”."
@@ -70,6 +71,12 @@ def _exclusive(project, post, actor):
     concept = _required_concept(project, post.get("concept"))
     taxonomy.concept_set_exclusive(concept=concept, exclusive=post.get("value") == "1", actor=actor)
     return f"“{concept.name}” is now {'single choice' if concept.exclusive else 'multi-label'}."
+
+
+def _scope(project, post, actor):
+    concept = _required_concept(project, post.get("concept"))
+    taxonomy.concept_set_scope(concept=concept, scope=post.get("value", ""), actor=actor)
+    return f"“{concept.name}” now labels {concept.get_scope_display().lower()}."
 
 
 def _move(project, post, actor):
@@ -133,6 +140,7 @@ ACTIONS: dict[str, Callable] = {
     "create": _create,
     "rename": _rename,
     "exclusive": _exclusive,
+    "scope": _scope,
     "move": _move,
     "up": _reorder(-1),
     "down": _reorder(+1),

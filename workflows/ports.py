@@ -71,12 +71,34 @@ class Concepts:
 
 @dataclass(frozen=True, eq=False)
 class Regions:
-    """R boxes in normalised (x, y, w, h) of their input's image, x and y the top left."""
+    """R boxes in normalised (x, y, w, h) of their input's image, x and y the top left.
+
+    A detector names each box's concept with its score, and gives its version's tuned box
+    thresholds per concept (``tuned``: concept id -> threshold, None when the target
+    precision was out of reach) and ``source`` (model name, version number), as
+    ``Concepts`` does. ``thresholds`` are those a thresholder applied, per box."""
 
     input_index: np.ndarray  # (R,) int: row of the batch each box belongs to
     boxes: np.ndarray  # (R, 4) float
     concept_ids: tuple = ()  # per box, when a detector named them
     scores: np.ndarray | None = None  # (R,) float
+    tuned: dict | None = None
+    thresholds: np.ndarray | None = None  # (R,) float, nan where none applied
+    source: dict = field(default_factory=dict)
+
+    def subset(self, keep: np.ndarray, **changes) -> "Regions":
+        """The boxes where ``keep`` (R,) is true, in order."""
+        keep = np.asarray(keep, dtype=bool)
+        picked = np.flatnonzero(keep)
+        return Regions(
+            np.asarray(self.input_index)[picked],
+            np.asarray(self.boxes).reshape(-1, 4)[picked],
+            tuple(self.concept_ids[i] for i in picked) if self.concept_ids else (),
+            None if self.scores is None else np.asarray(self.scores)[picked],
+            self.tuned,
+            changes.get("thresholds", None if self.thresholds is None else self.thresholds[picked]),
+            self.source,
+        )
 
     def __len__(self) -> int:
         return len(self.input_index)

@@ -84,6 +84,10 @@ class NodeKind:
     writes: bool = False  # an annotation writer
     # rules across params: params (defaults filled in) -> [(param name, message)]
     check: Callable[[dict], list[tuple[str, str]]] | None = None
+    # optional input ports of which at least one must be fed (e.g. a writer's concepts or
+    # regions), and ports that need another one beside them
+    one_of: tuple[str, ...] = ()
+    needs: tuple[tuple[str, str], ...] = ()
 
     def output(self, name: str) -> Port | None:
         return next((p for p in self.outputs if p.name == name), None)

@@ -209,6 +209,20 @@ def _bind(node, kind, nodes, kinds, problems) -> dict[str, tuple[str, str]]:
                     f"node {node.id!r} needs {port.type} on {port.name!r}; no input gives it.",
                 )
             )
+    if kind.one_of and not any(name in bound for name in kind.one_of):
+        names = " or ".join(repr(n) for n in kind.one_of)
+        problems.append(
+            Problem(node.id, "inputs", f"node {node.id!r} needs {names}; no input gives either.")
+        )
+    for name, other in kind.needs:
+        if name in bound and other not in bound:
+            problems.append(
+                Problem(
+                    node.id,
+                    f"inputs.{other}",
+                    f"node {node.id!r} takes {name!r} only with {other!r} beside it.",
+                )
+            )
     return bound
 
 

@@ -149,6 +149,8 @@ class ModelRow:
     provenance: dict
     labels: list[tuple[int, float]]  # (concept id, confidence)
     workflow_node: str = ""  # the writer node, when a workflow wrote it
+    # boxes: (concept id, (x, y, w, h), confidence, index of the parent box in this list)
+    regions: tuple | list = ()
 
 
 def annotations_bulk_insert(
@@ -164,12 +166,44 @@ def annotations_bulk_insert(
     if not rows:
         return
     if connection.vendor == "postgresql":
-        _insert_postgresql(project_id, version_id, workflow_version_id, rows)
+        annotation_of = _insert_postgresql(project_id, version_id, workflow_version_id, rows)
     else:
-        _insert_sqlite(project_id, version_id, workflow_version_id, rows)
+        annotation_of = _insert_sqlite(project_id, version_id, workflow_version_id, rows)
+    if any(row.regions for row in rows):
+        _insert_regions(rows, annotation_of)
 
 
-def _insert_postgresql(project_id, version_id, workflow_version_id, rows: list[ModelRow]) -> None:
+def _insert_regions(rows: list[ModelRow], annotation_of: dict[int, int]) -> None:
+    """The rows' boxes: those without a parent first, then the boxes classifying them (a
+    detector's regions are few next to whole-image labels: the ORM's bulk insert will do)."""
+    written: dict[tuple[int, int], Region] = {}
+    for pass_children in (False, True):
+        batch = []
+        for row in rows:
+            annotation_id = annotation_of[row.input_id]
+            for position, (concept_id, box, confidence, parent) in enumerate(row.regions):
+                if (parent is not None) != pass_children:
+                    continue
+                x, y, w, h = box
+                region = Region(
+                    annotation_id=annotation_id,
+                    concept_id=concept_id,
+                    x=x,
+                    y=y,
+                    w=w,
+                    h=h,
+                    confidence=confidence,
+                    parent=written[(annotation_id, parent)] if parent is not None else None,
+                    position=position,
+                )
+                written[(annotation_id, position)] = region
+                batch.append(region)
+        Region.objects.bulk_create(batch, batch_size=CHUNK)
+
+
+def _insert_postgresql(
+    project_id, version_id, workflow_version_id, rows: list[ModelRow]
+) -> dict[int, int]:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -207,9 +241,12 @@ def _insert_postgresql(project_id, version_id, workflow_version_id, rows: list[M
             " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::float8[])",
             [label_annotations, label_concepts, label_confidences],
         )
+    return annotation_of
 
 
-def _insert_sqlite(project_id, version_id, workflow_version_id, rows: list[ModelRow]) -> None:
+def _insert_sqlite(
+    project_id, version_id, workflow_version_id, rows: list[ModelRow]
+) -> dict[int, int]:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     document = json.dumps(
         [
@@ -243,6 +280,7 @@ def _insert_sqlite(project_id, version_id, workflow_version_id, rows: list[Model
             " SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(%s)",
             [json.dumps(labels)],
         )
+    return annotation_of
 
 
 # ---------------------------------------------------------------------------- take back

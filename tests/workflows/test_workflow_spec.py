@@ -53,6 +53,7 @@ def test_every_operator_declares_typed_ports_and_documented_params():
 
     assert names == {
         "concept-thresholder",
+        "region-thresholder",
         "concept-synonym-mapper",
         "random-sampler",
         "image-cropper",

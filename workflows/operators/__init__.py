@@ -8,12 +8,14 @@ from workflows.operators import (
     concept_thresholder,
     image_cropper,
     random_sampler,
+    region_thresholder,
     visual_searcher,
 )
 from workflows.spec import ModelTypePorts, NodeKind, Registry
 
 OPERATORS: tuple[NodeKind, ...] = (
     concept_thresholder.KIND,
+    region_thresholder.KIND,
     concept_synonym_mapper.KIND,
     random_sampler.KIND,
     image_cropper.KIND,

@@ -49,6 +49,7 @@ def workflow_rows_write(
                     provenance=provenance,
                     labels=list(row.labels),
                     workflow_node=node_id,
+                    regions=list(row.regions),
                 )
             )
             # its open slots are closed below: the model answered for it

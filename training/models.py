@@ -37,6 +37,8 @@ class EmbeddingRun(models.Model):
 class ModelType(models.TextChoices):
     CONTEXT_CLASSIFIER = "context-classifier", "Context classifier"
     EMBEDDER = "embedder", "Embedder"
+    VISUAL_DETECTOR = "visual-detector", "Visual detector"
+    FACE_DETECTOR = "face-detector", "Face detector"
 
 
 class MLModel(models.Model):

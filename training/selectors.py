@@ -25,7 +25,7 @@ def project_layout(project: Project) -> Layout:
     return Layout.from_choices((c.id, c.group) for c in label_choices(project) if not c.regions)
 
 
-def _trusted_accepted(project: Project):
+def trusted_accepted(project: Project):
     """Accepted annotations a model may learn from: people's and imports, and a model's
     only when a reviewer approved it (a model does not learn from its own unchecked output)."""
     approved = ReviewDecision.objects.filter(action=ReviewDecision.Action.APPROVE)
@@ -38,7 +38,7 @@ def labeled_examples(
     project: Project, *, split: str, input_ids: list[int] | None = None
 ) -> dict[int, set[int]]:
     """Input id → its accepted label set (the latest accepted annotation) in one split."""
-    annotations = _trusted_accepted(project).filter(input__split=split)
+    annotations = trusted_accepted(project).filter(input__split=split)
     if input_ids is not None:
         annotations = annotations.filter(input_id__in=input_ids)
     latest = dict(annotations.order_by("input_id", "id").values_list("input_id", "id"))
@@ -54,7 +54,7 @@ def labeled_examples(
 
 
 def trusted_label_count(project: Project) -> int:
-    return _trusted_accepted(project).count()
+    return trusted_accepted(project).count()
 
 
 def router_model(project: Project) -> MLModel | None:

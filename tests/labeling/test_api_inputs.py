@@ -277,6 +277,7 @@ def test_one_input_shows_its_annotations(project, admin, reviewer, digits, image
             "model_version": None,
             "workflow": None,
             "concepts": [{"id": "3", "name": "3", "value": 1}],
+            "regions": [],
         }
     ]
 

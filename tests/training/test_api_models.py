@@ -71,7 +71,8 @@ def test_the_types_list_what_creating_each_takes(annotator):
 
     assert response.status_code == 200
     types = {t["type"]: t for t in response.json()}
-    assert set(types) == {"context-classifier", "embedder"}
+    assert set(types) == {"context-classifier", "embedder", "visual-detector"}
+    assert types["visual-detector"]["produces"] == ["regions"]
     classifier = types["context-classifier"]
     assert classifier["trainable"] is True and types["embedder"]["trainable"] is False
     steps = classifier["payload_schema"]["properties"]["params"]["properties"]["steps"]

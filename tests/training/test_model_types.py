@@ -31,8 +31,13 @@ DEFAULTS = {
 }
 
 
-def test_given_the_registry_then_it_holds_the_context_classifier_and_the_embedder():
-    assert set(TYPES) == {ModelType.CONTEXT_CLASSIFIER, ModelType.EMBEDDER}
+def test_given_the_registry_then_it_holds_the_classifier_the_embedder_and_the_detector():
+    assert set(TYPES) == {
+        ModelType.CONTEXT_CLASSIFIER,
+        ModelType.EMBEDDER,
+        ModelType.VISUAL_DETECTOR,
+    }
+    assert model_type("visual-detector").produces == ("regions",)
     assert model_type("context-classifier") is CONTEXT_CLASSIFIER
     assert model_type("embedder") is EMBEDDER
     assert CONTEXT_CLASSIFIER.trainable

@@ -46,7 +46,22 @@ class Train(Protocol):
         called now and then and may raise to stop the run."""
 
 
-Predict = Callable[[Any, Any], np.ndarray]  # (artifact or None, a batch of what it consumes)
+class TrainRegions(Protocol):
+    def __call__(
+        self,
+        *,
+        images: Callable[[int], Any],
+        targets: list[tuple[np.ndarray, np.ndarray]],
+        num_classes: int,
+        params: dict,
+        progress: Callable[[float], None],
+    ) -> Artifact:
+        """Fit a detector: image ``i`` loads with ``images(i)`` (a PIL image as people see
+        it), its ``targets[i]`` are normalised (x, y, w, h) boxes (k, 4) and class indexes
+        (k,) over ``num_classes``; ``progress`` as for ``Train``."""
+
+
+Predict = Callable[[Any, Any], Any]  # (artifact or None, a batch of what it consumes)
 
 
 @dataclass(frozen=True)
@@ -67,7 +82,8 @@ class TypeSpec:
     consumes: tuple[str, ...]
     produces: tuple[str, ...]
     predict: Predict
-    train: Train | None = None  # None: nothing to train (a pre-built model)
+    train: Train | TrainRegions | None = None  # None: nothing to train (a pre-built model)
+    load: Callable[[bytes], Artifact] | None = None  # a stored artifact back (types with one)
     train_stage: str = "Training"  # the version's stage while ``train`` runs
     fields: tuple[Field, ...] = field(default_factory=tuple)
 

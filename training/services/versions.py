@@ -171,41 +171,47 @@ def _dataset(project: Project, split: str, input_ids) -> Dataset:
     return Dataset(labels, ids, features)
 
 
+@dataclass(frozen=True)
+class Trained:
+    """What a finished run stores on its version, whatever the model type."""
+
+    counts: dict
+    layout: dict
+    artifact: bytes
+    metrics: dict
+    thresholds: dict
+    decision: dict
+
+
 def version_train(*, version_id: int) -> ModelVersion | None:
-    """Train, evaluate, tune thresholds, then promote or say why not. The task's body."""
+    """Train, evaluate, tune thresholds, then promote or say why not. The task's body.
+    Types that score concepts share ``_train_concepts``; detectors (types producing regions)
+    train in ``training.services.detection``."""
     version = _start(version_id)
     if version is None:
         return None
-    model = version.model
-    project = model.project
     try:
-        layout = project_layout(project)
-        if not layout.width:
-            raise ServiceError("The project has no concepts to learn.")
-        train = _dataset(project, Split.TRAIN, version.input_ids)
-        evaluation = _dataset(project, Split.EVAL, version.input_ids)
-        _check_enough(train, evaluation)
-        spec = model_type(model.type)
+        spec = model_type(version.model.type)
         if spec.train is None:
-            raise ServiceError(f"A {model.get_type_display().lower()} has nothing to train.")
-        params = spec.clean(model.params)
-        _report(version, 0.05, spec.train_stage)
-        y, known = train.targets(layout)
-        artifact = spec.train(
-            features=train.features,
-            y=y,
-            known=known,
-            layout=layout,
-            params=params,
-            progress=lambda f: _report(version, 0.05 + 0.8 * f, spec.train_stage),
-        )
-        if settings.TRAINING_TEST_PAUSE:
-            _report(version, 0.5, "Paused for a test")
-            time.sleep(settings.TRAINING_TEST_PAUSE)
-        _report(version, 0.9, "Evaluating on the eval split")
-        metrics, thresholds = _evaluate(
-            spec, artifact, evaluation, layout, project.target_precision
-        )
+            raise ServiceError(
+                f"A {version.model.get_type_display().lower()} has nothing to train."
+            )
+        try:
+            params = spec.clean(version.model.params)
+        except ValueError as exc:
+            raise ServiceError(str(exc)) from exc
+        if "regions" in spec.produces:
+            from training.services.detection import detector_train
+
+            trained = detector_train(
+                version,
+                spec,
+                params,
+                lambda progress, stage: _report(version, progress, stage),
+                PROMOTION_TOLERANCE,
+            )
+        else:
+            trained = _train_concepts(version, spec, params)
     except RunStopped:
         return None
     except ServiceError as exc:
@@ -215,14 +221,6 @@ def version_train(*, version_id: int) -> ModelVersion | None:
         logger.exception("training version %s failed", version.id)
         _fail(version, f"{type(exc).__name__}: {exc}")
         raise
-    counts = {
-        "train_inputs": len(train.ids),
-        "eval_inputs": len(evaluation.ids),
-        "waiting_for_embedding": train.waiting + evaluation.waiting,
-        "train_per_concept": _per_concept(y, known, layout),
-        "eval_per_concept": _per_concept(*evaluation.targets(layout), layout),
-    }
-    decision = _promotion_decision(version.model_id, metrics.get("macro_f1"), evaluation)
     # Ready and the promotion decision commit together: nobody sees a ready version whose
     # fate is still open, and a run killed before this point changed nothing live.
     with transaction.atomic():
@@ -231,21 +229,63 @@ def version_train(*, version_id: int) -> ModelVersion | None:
             progress=1.0,
             stage="Ready",
             finished_at=timezone.now(),
-            counts=counts,
-            layout=layout.to_dict(),
-            head=artifact.to_bytes(),
-            metrics=metrics,
-            thresholds=thresholds,
-            promotion=decision,
+            counts=trained.counts,
+            layout=trained.layout,
+            head=trained.artifact,
+            metrics=trained.metrics,
+            thresholds=trained.thresholds,
+            promotion=trained.decision,
         )
         if not updated:
             return None
         version.refresh_from_db()
         hooks.announce(hooks.MODEL_VERSION_CHANGED, version=version, event="model_version.ready")
-        if decision["promoted"]:
-            version_promote(version=version, actor=None, decision=decision)
+        if trained.decision["promoted"]:
+            version_promote(version=version, actor=None, decision=trained.decision)
     version.refresh_from_db()
     return version
+
+
+def _train_concepts(version: ModelVersion, spec: TypeSpec, params: dict) -> Trained:
+    """A type that scores concepts from embeddings (the context classifier)."""
+    project = version.model.project
+    layout = project_layout(project)
+    if not layout.width:
+        raise ServiceError("The project has no concepts to learn.")
+    train = _dataset(project, Split.TRAIN, version.input_ids)
+    evaluation = _dataset(project, Split.EVAL, version.input_ids)
+    _check_enough(train, evaluation)
+    _report(version, 0.05, spec.train_stage)
+    y, known = train.targets(layout)
+    artifact = spec.train(
+        features=train.features,
+        y=y,
+        known=known,
+        layout=layout,
+        params=params,
+        progress=lambda f: _report(version, 0.05 + 0.8 * f, spec.train_stage),
+    )
+    if settings.TRAINING_TEST_PAUSE:
+        _report(version, 0.5, "Paused for a test")
+        time.sleep(settings.TRAINING_TEST_PAUSE)
+    _report(version, 0.9, "Evaluating on the eval split")
+    metrics, thresholds = _evaluate(spec, artifact, evaluation, layout, project.target_precision)
+    counts = {
+        "train_inputs": len(train.ids),
+        "eval_inputs": len(evaluation.ids),
+        "waiting_for_embedding": train.waiting + evaluation.waiting,
+        "train_per_concept": _per_concept(y, known, layout),
+        "eval_per_concept": _per_concept(*evaluation.targets(layout), layout),
+    }
+    decision = _promotion_decision(version.model_id, metrics.get("macro_f1"), evaluation)
+    return Trained(
+        counts=counts,
+        layout=layout.to_dict(),
+        artifact=artifact.to_bytes(),
+        metrics=metrics,
+        thresholds=thresholds,
+        decision=decision,
+    )
 
 
 def _check_enough(train: Dataset, evaluation: Dataset) -> None:

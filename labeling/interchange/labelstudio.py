@@ -212,7 +212,7 @@ def task_for(record: InputRecord, task_id: int, image: str) -> dict:
                     "result": _results(labels, "manual") + _box_results(record, regions, "manual"),
                     "was_cancelled": False,
                     "ground_truth": False,
-                    "provenance": _provenance(labels),
+                    "provenance": _provenance(items),
                 }
             )
     return {

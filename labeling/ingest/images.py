@@ -4,7 +4,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 # Pillow's names of the formats we accept; MPO is how Pillow reads many cameras' JPEGs.
 ALLOWED_FORMATS = {
@@ -19,12 +19,20 @@ ALLOWED_LABEL = "JPEG, PNG, WebP, BMP or TIFF"
 OPENERS = ["JPEG", "PNG", "WEBP", "BMP", "TIFF"]  # the JPEG opener also reads MPO files
 
 
+# EXIF orientations that turn the picture a quarter: people see it with width and height
+# swapped (5 to 8; see ``ImageOps.exif_transpose``).
+QUARTER_TURNS = {5, 6, 7, 8}
+
+
 class ImageRejected(ValueError):
     """The file is not an image we accept; the message says why, for the person uploading."""
 
 
 @dataclass(frozen=True)
 class ImageInfo:
+    """``width`` and ``height`` of the image as people see it (EXIF orientation applied),
+    the frame boxes are drawn in; the stored file keeps its bytes and its EXIF tag."""
+
     format: str
     extension: str
     width: int
@@ -68,6 +76,8 @@ def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int, thumb_size: i
                         f"over the limit of {max_pixels:,}"
                     )
                 image.load()
+                if image.getexif().get(ExifTags.Base.Orientation) in QUARTER_TURNS:
+                    width, height = height, width
                 thumbnail, thumb_ext = _thumbnail(image, thumb_size)
     except ImageRejected:
         raise

@@ -6,10 +6,13 @@ annotations; a format writer streams records to a file, a format reader yields r
 is built from rows the service reads once).
 """
 
+import math
 import posixpath
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+from labeling.boxes import Box, InvalidBox, box_checked
 
 PATH_SEPARATOR = "/"
 LIST_SEPARATOR = ";"  # between the labels of one input in CSV cells
@@ -29,9 +32,40 @@ class LabelRecord:
     model_version: int | None = None
     confidence: float | None = None
 
+    # Set by readers of detection files on the label a box implies ("this image shows a dog"):
+    # it tells tools that read labels only what the boxes show. The importer skips it, as
+    # the box itself (a ``RegionRecord``) carries the concept.
+    boxed: bool = False
+
     @property
     def provenance(self) -> tuple:
         """Labels sharing this key came from the same annotation (or could have)."""
+        return (self.status, self.source, self.author, self.model, self.model_version)
+
+
+@dataclass
+class RegionRecord:
+    """One box with its concept on one input, with where it came from (as ``LabelRecord``).
+
+    ``box`` is (x, y, w, h) of the image as people see it (EXIF applied): fractions of its
+    width and height, or pixels when ``pixels`` is true (the importer converts them with the
+    record's width and height, else the input's). Readers keep what the file says, however
+    wrong (NaN, outside the image, rotated): the importer checks each box and reports it."""
+
+    concept: str
+    box: tuple[float, float, float, float]
+    pixels: bool = False
+    rotation: float = 0.0  # degrees; only upright boxes can be stored
+    status: str = "accepted"
+    source: str = ""
+    author: str = ""
+    model: str = ""
+    model_version: int | None = None
+    confidence: float | None = None
+    problem: str = ""  # what the reader found wrong with it (the importer refuses it)
+
+    @property
+    def provenance(self) -> tuple:
         return (self.status, self.source, self.author, self.model, self.model_version)
 
 
@@ -47,6 +81,7 @@ class InputRecord:
     split: str = ""
     metadata: dict = field(default_factory=dict)
     labels: list[LabelRecord] = field(default_factory=list)
+    regions: list[RegionRecord] = field(default_factory=list)
     format: str = ""  # Pillow's format name ("PNG"), for the extension of an exported image
     file: str = field(default="", repr=False, compare=False)
     image: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
@@ -60,6 +95,7 @@ class ConceptRecord:
     name: str
     exclusive_parent: bool = False  # its parent is a single choice
     archived: bool = False
+    regions: bool = False  # its group labels boxes, not whole inputs
 
     @property
     def parent(self) -> str:
@@ -134,6 +170,13 @@ def parse_float(value) -> float | None:
         return float(str(value).strip())
     except (TypeError, ValueError):
         return None
+
+
+def parse_coordinate(value) -> float:
+    """A box coordinate from a file; NaN when it is missing or not a number, so that the
+    importer refuses that one box with a reason instead of the whole file."""
+    parsed = parse_float(value)
+    return float("nan") if parsed is None else parsed
 
 
 def normalize_status(value) -> str:
@@ -239,3 +282,26 @@ class ConceptIndex:
             return None
         parent = self.rows.get(row.parent_id)
         return parent.id if parent is not None and parent.exclusive else None
+
+
+# ---------------------------------------------------------------------------- boxes
+
+
+def region_box(region: RegionRecord, width: int | None, height: int | None) -> tuple[Box, bool]:
+    """The normalised box of a file's region, clipped to the image, and whether clipping
+    changed it; ``width``/``height`` convert a box in pixels. InvalidBox, with the reason
+    for the import report, for a box that cannot be stored: what the reader found wrong,
+    a rotation, pixels with no image size, no finite numbers, no size, or off the image."""
+    if region.problem:
+        raise InvalidBox(region.problem)
+    rotation = region.rotation or 0.0
+    if not math.isfinite(rotation) or rotation % 360:
+        raise InvalidBox(
+            f"the box is rotated by {region.rotation:g} degrees; only upright boxes are kept"
+        )
+    x, y, w, h = region.box
+    if region.pixels:
+        if not width or not height:
+            raise InvalidBox("the box is in pixels and the image's size is not known")
+        x, y, w, h = x / width, y / height, w / width, h / height
+    return box_checked(x, y, w, h)

@@ -42,6 +42,8 @@ def report_lines(report: dict) -> list[ReportLine]:
         )
         labels = _plural(report.get("labels_created", 0), "label")
         text = f"{_plural(annotations, 'annotation')} with {labels}"
+        if report.get("regions_created"):
+            text += f" and {_plural(report['regions_created'], 'box', 'boxes')}"
         lines.append(ReportLine(f"{text} ({how})" if how else text))
     skipped = [
         (report.get("duplicates_skipped", 0), "already there"),
@@ -70,4 +72,36 @@ def _problems(report: dict) -> list[ReportLine]:
         problems.append(f"Names held by several inputs: {_examples(report['ambiguous_names'])}")
     if report.get("conflicts"):
         problems.append(f"Conflicting labels: {_examples(report['conflicts'])}")
+    problems.extend(_box_problems(report))
     return [ReportLine(text, warning=True) for text in problems]
+
+
+def _box_problems(report: dict) -> list[str]:
+    problems = []
+    if report.get("boxes_refused"):
+        refused = [
+            f"{r['name']}: {r['concept']} ({r['message']})" for r in report["refused_examples"]
+        ]
+        boxes = _plural(report["boxes_refused"], "box", "boxes")
+        problems.append(f"{boxes} refused: {_examples(refused)}")
+    if report.get("boxes_clipped"):
+        boxes = _plural(report["boxes_clipped"], "box", "boxes")
+        problems.append(
+            f"{boxes} reached past the image and were clipped to it: "
+            f"{_examples(report['clipped_examples'])}"
+        )
+    if report.get("too_many_boxes"):
+        problems.append(f"Too many boxes on one image: {_examples(report['too_many_boxes'])}")
+    if report.get("boxes_as_labels"):
+        boxes = _plural(report["boxes_as_labels"], "box", "boxes")
+        problems.append(
+            f"{boxes} named a concept that labels whole images: kept as labels of the whole "
+            f"image, without the box: {_examples(report['boxes_as_labels_examples'])}"
+        )
+    if report.get("labels_on_box_concepts"):
+        labels = _plural(report["labels_on_box_concepts"], "label")
+        problems.append(
+            f"{labels} of whole images named a box concept and were left out (a box concept "
+            f"needs a box): {_examples(report['labels_on_box_concepts_examples'])}"
+        )
+    return problems

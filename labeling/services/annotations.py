@@ -109,24 +109,67 @@ def annotation_labels_set(
     )
 
 
-def annotations_create(*, annotations: list[tuple[Annotation, dict[int, float | None]]]) -> int:
-    """Unsaved annotations with their labels (concept id -> confidence), in bulk through the
-    ORM (imports: a few thousand rows with every column). Returns the labels written."""
+def annotations_create(
+    *,
+    annotations: list[
+        tuple[Annotation, dict[int, float | None]]
+        | tuple[Annotation, dict[int, float | None], list[RegionSpec]]
+    ],
+) -> int:
+    """Unsaved annotations with their labels (concept id -> confidence) and, as an optional
+    third element, their boxes, in bulk through the ORM (imports: a few thousand rows with
+    every column). Returns the labels written."""
     if not annotations:
         return 0
-    rows = [a for a, _ in annotations]
+    rows = [item[0] for item in annotations]
     if connection.features.can_return_rows_from_bulk_insert:
         Annotation.objects.bulk_create(rows)
     else:  # the labels need the annotations' ids
         for annotation in rows:
             annotation.save()
     labels = [
-        AnnotationLabel(annotation=annotation, concept_id=c, confidence=confidence)
-        for annotation, labels in annotations
-        for c, confidence in labels.items()
+        AnnotationLabel(annotation=item[0], concept_id=c, confidence=confidence)
+        for item in annotations
+        for c, confidence in item[1].items()
     ]
     AnnotationLabel.objects.bulk_create(labels)
+    _regions_create([(item[0], item[2]) for item in annotations if len(item) > 2 and item[2]])
     return len(labels)
+
+
+def _regions_create(boxes: list[tuple[Annotation, list[RegionSpec]]]) -> None:
+    """The boxes of saved annotations, in one insert; a parent index points to an earlier
+    box of the same annotation (set in a second statement, once the ids are known)."""
+    regions, parents = [], []
+    for annotation, specs in boxes:
+        written: list[Region] = []
+        for position, spec in enumerate(specs):
+            if spec.parent is not None and not 0 <= spec.parent < position:
+                raise ValueError(f"region {position}: its parent must be an earlier region")
+            x, y, w, h = spec.box
+            region = Region(
+                annotation=annotation,
+                concept_id=spec.concept_id,
+                x=x,
+                y=y,
+                w=w,
+                h=h,
+                confidence=spec.confidence,
+                position=position,
+            )
+            written.append(region)
+            if spec.parent is not None:
+                parents.append((region, written[spec.parent]))
+        regions.extend(written)
+    if parents and not connection.features.can_return_rows_from_bulk_insert:
+        for region in regions:
+            region.save()
+    else:
+        Region.objects.bulk_create(regions)
+    for region, parent in parents:
+        region.parent = parent
+    if parents:
+        Region.objects.bulk_update([r for r, _ in parents], ["parent"])
 
 
 # ---------------------------------------------------------------------------- bulk (models)

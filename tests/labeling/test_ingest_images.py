@@ -120,3 +120,20 @@ def test_transparent_image_gets_a_white_thumbnail_background():
         255,
         255,
     )
+
+
+@pytest.mark.parametrize(("orientation", "seen"), [(1, (40, 20)), (3, (40, 20)), (6, (20, 40))])
+def test_the_size_is_the_one_people_see_after_the_exif_orientation(orientation, seen):
+    # given a JPEG stored 40 wide and 20 high whose EXIF says how to turn it for viewing
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    Image.new("RGB", (40, 20), "red").save(out, "JPEG", exif=exif.tobytes())
+
+    # when it is inspected
+    info = inspect(out.getvalue())
+
+    # then width and height are those of the picture as shown (boxes are fractions of them)
+    assert (info.width, info.height) == seen
+    thumbnail = Image.open(io.BytesIO(info.thumbnail)).size
+    assert (thumbnail[0] > thumbnail[1]) == (seen[0] > seen[1])

@@ -26,6 +26,7 @@ EXPORT_OPTIONS = {
     "include_unlabeled",
     "split",
     "image_url_prefix",
+    "yolo_layout",
 }
 IMPORT_OPTIONS = {"predictions"}
 

@@ -10,12 +10,13 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from labeling.interchange import EXTENSIONS, coco, csvfmt, labelstudio, yolo
+from labeling.interchange import EXTENSIONS, coco, csvfmt, labelstudio, yolo, yolo_detection
 from labeling.interchange.records import (
     PATH_SEPARATOR,
     ConceptRecord,
     InputRecord,
     LabelRecord,
+    RegionRecord,
 )
 from labeling.models import (
     Annotation,
@@ -26,12 +27,14 @@ from labeling.models import (
     Input,
     InterchangeJob,
     Project,
+    Region,
 )
 from labeling.services.interchange.common import (
     EXPORT_CHUNK,
     _progress,
     default_statuses,
 )
+from labeling.services.queue import region_concept_ids
 from labeling.storage import media_path
 
 logger = logging.getLogger(__name__)
@@ -58,9 +61,11 @@ def _concept_paths(concepts: list[Concept]) -> dict[int, str]:
 
 
 def export_concepts(project: Project) -> tuple[list[ConceptRecord], dict[int, str]]:
-    """The concepts labels can carry (leaves, archived ones flagged; merged ones left out),
-    in taxonomy order, and the path of every concept by id."""
+    """The concepts labels can carry (leaves, archived ones flagged; merged ones left out;
+    box concepts flagged ``regions``), in taxonomy order, and the path of every concept by
+    id."""
     concepts = list(Concept.objects.filter(project=project).order_by("position", "id"))
+    boxed = region_concept_ids(project)
     paths = _concept_paths(concepts)
     live = [c for c in concepts if c.merged_into_id is None]
     parents = {c.parent_id for c in live}
@@ -82,6 +87,7 @@ def export_concepts(project: Project) -> tuple[list[ConceptRecord], dict[int, st
                     name=concept.name,
                     exclusive_parent=bool(parent and parent.exclusive),
                     archived=concept.is_archived,
+                    regions=concept.id in boxed,
                 )
             )
 
@@ -102,11 +108,12 @@ def _exported_annotations(statuses: list[str], automatic_labels: bool):
 
 def _labels_by_input(
     input_ids: list[int], statuses: list[str], paths: dict[int, str], automatic_labels: bool
-) -> dict[int, list[LabelRecord]]:
-    """The labels of a chunk of inputs, in two queries: the annotations (by the input index),
-    then their labels (by the annotation index). One joined query let PostgreSQL hash-join
-    the whole label table, every project's, for each chunk. Answers to gold items are left
-    out: the gold item's known answer stands for them (see ``_gold_labels``)."""
+) -> tuple[dict[int, list[LabelRecord]], dict[int, list[RegionRecord]]]:
+    """The labels and boxes of a chunk of inputs, in three queries: the annotations (by the
+    input index), then their labels and their boxes (by the annotation index). One joined
+    query let PostgreSQL hash-join the whole label table, every project's, for each chunk.
+    Answers to gold items are left out: the gold item's known answer stands for them (see
+    ``_gold_labels``)."""
     annotations = {
         row[0]: row[1:]
         for row in _exported_annotations(statuses, automatic_labels)
@@ -140,7 +147,27 @@ def _labels_by_input(
                 confidence=confidence,
             )
         )
-    return labels
+    boxes = (
+        Region.objects.filter(annotation_id__in=list(annotations))
+        .order_by("annotation_id", "position", "id")
+        .values_list("annotation_id", "concept_id", "x", "y", "w", "h", "confidence")
+    )
+    regions: dict[int, list[RegionRecord]] = {}
+    for annotation_id, concept_id, x, y, w, h, confidence in boxes:
+        input_id, status, source, author, model, version = annotations[annotation_id]
+        regions.setdefault(input_id, []).append(
+            RegionRecord(
+                concept=paths[concept_id],
+                box=(x, y, w, h),
+                status=status,
+                source=source,
+                author=author or "",
+                model=model or "",
+                model_version=version,
+                confidence=confidence,
+            )
+        )
+    return labels, regions
 
 
 def _gold_labels(concept_ids, paths: dict[int, str]) -> list[LabelRecord]:
@@ -173,7 +200,7 @@ def _export_records(
             return
         last_id = chunk[-1]["id"]
         ids = [row["id"] for row in chunk]
-        labels = _labels_by_input(ids, statuses, paths, automatic_labels)
+        labels, regions = _labels_by_input(ids, statuses, paths, automatic_labels)
         for row in chunk:
             gold = _gold_labels(row["gold_concept_ids"], paths) if "accepted" in statuses else []
             yield InputRecord(
@@ -184,6 +211,7 @@ def _export_records(
                 split=row["split"],
                 metadata=row["metadata"] or {},
                 labels=gold + labels.get(row["id"], []),
+                regions=regions.get(row["id"], []),
                 format=row["format"],
                 file=row["file"],
             )
@@ -196,6 +224,15 @@ def _read_image(record: InputRecord) -> bytes | None:
         return media_path(record.file).read_bytes()
     except (OSError, ValueError):
         return None
+
+
+def _yolo_layout(options: dict, concepts: list[ConceptRecord]) -> str:
+    """Detection (images/, labels/, data.yaml) for a project with box groups, class folders
+    otherwise, unless the export asked for one."""
+    chosen = options.get("yolo_layout") or ""
+    if chosen in ("classify", "detect"):
+        return chosen
+    return "detect" if any(c.regions for c in concepts) else "classify"
 
 
 def export_run(job: InterchangeJob) -> None:
@@ -234,8 +271,14 @@ def export_run(job: InterchangeJob) -> None:
                 )
             elif job.format == Job.Format.CSV:
                 stats = csvfmt.write_csv(out, records, concepts)
+            elif job.format == Job.Format.YOLO and _yolo_layout(options, concepts) == "detect":
+                stats = yolo_detection.write_yolo_detection(
+                    out, records, concepts, read_image=_read_image
+                )
+                report["yolo_layout"] = "detect"
             elif job.format == Job.Format.YOLO:
                 stats = yolo.write_yolo(out, records, concepts, read_image=_read_image)
+                report["yolo_layout"] = "classify"
             else:
                 prefix = options.get("image_url_prefix") or ""
                 stats = labelstudio.write_labelstudio(

@@ -14,8 +14,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from labeling.boxes import InvalidBox
 from labeling.ingest.images import ImageRejected
-from labeling.interchange import coco, csvfmt, labelstudio, yolo
+from labeling.interchange import coco, csvfmt, labelstudio, yolo, yolo_detection
 from labeling.interchange.records import (
     ConceptIndex,
     ConceptRow,
@@ -23,6 +24,7 @@ from labeling.interchange.records import (
     InterchangeError,
     LabelRecord,
     RecordStream,
+    region_box,
 )
 from labeling.models import (
     Annotation,
@@ -36,7 +38,7 @@ from labeling.models import (
     Project,
     Role,
 )
-from labeling.services.annotations import annotations_create
+from labeling.services.annotations import RegionSpec, annotations_create
 from labeling.services.ingest import input_ingest
 from labeling.services.interchange.common import (
     IMPORT_CHUNK,
@@ -45,7 +47,7 @@ from labeling.services.interchange.common import (
     _import_limit,
     _progress,
 )
-from labeling.services.queue import queue_slots_close
+from labeling.services.queue import queue_slots_close, region_concept_ids
 from labeling.services.statuses import input_status_refresh
 from labeling.storage import media_path
 
@@ -72,6 +74,16 @@ class ImportReport:
     conflicts: list[str] = field(default_factory=list)
     unknown_concepts: Counter = field(default_factory=Counter)
     statuses: Counter = field(default_factory=Counter)
+    regions_created: int = 0
+    boxes_clipped: int = 0
+    clipped_examples: list[str] = field(default_factory=list)
+    boxes_refused: int = 0
+    refused_examples: list[dict] = field(default_factory=list)
+    boxes_as_labels: int = 0
+    boxes_as_labels_examples: list[str] = field(default_factory=list)
+    labels_on_box_concepts: int = 0
+    labels_on_box_concepts_examples: list[str] = field(default_factory=list)
+    too_many_boxes: list[str] = field(default_factory=list)
 
     def note(self, items: list, value) -> None:
         if len(items) < REPORT_EXAMPLES:
@@ -95,6 +107,16 @@ class ImportReport:
             "unknown_concepts": dict(self.unknown_concepts.most_common(100)),
             "unknown_labels": sum(self.unknown_concepts.values()),
             "statuses": dict(self.statuses),
+            "regions_created": self.regions_created,
+            "boxes_clipped": self.boxes_clipped,
+            "clipped_examples": self.clipped_examples,
+            "boxes_refused": self.boxes_refused,
+            "refused_examples": self.refused_examples,
+            "boxes_as_labels": self.boxes_as_labels,
+            "boxes_as_labels_examples": self.boxes_as_labels_examples,
+            "labels_on_box_concepts": self.labels_on_box_concepts,
+            "labels_on_box_concepts_examples": self.labels_on_box_concepts_examples,
+            "too_many_boxes": self.too_many_boxes,
         }
 
 
@@ -104,6 +126,15 @@ def _is_admin(project: Project, user) -> bool:
     if user.is_superuser:
         return True
     return Membership.objects.filter(project=project, user=user, role=Role.ADMIN).exists()
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """What an import matches names against: the concept index and which concepts label
+    boxes (read once per job)."""
+
+    index: ConceptIndex
+    boxed: frozenset[int]
 
 
 def concept_index(project: Project) -> ConceptIndex:
@@ -125,13 +156,17 @@ def _open_records(job: InterchangeJob, stack: ExitStack) -> RecordStream:
             raise InterchangeError("Upload the file itself, not a zip of it.")
         archive = stack.enter_context(zipfile.ZipFile(path))
         names = _checked_names(archive)
+        if job.format == Job.Format.YOLO and yolo_detection.is_detection(names):
+            return yolo_detection.read_yolo_detection(archive, names, max_image_bytes=max_image)
         if job.format == Job.Format.YOLO:
             return yolo.read_yolo(archive, names, max_image_bytes=max_image)
         return coco.read_coco_archive(
             archive, names, max_json_bytes=_import_limit(False), max_image_bytes=max_image
         )
     if job.format == Job.Format.YOLO:
-        raise InterchangeError("A YOLO classification import is a .zip of class folders.")
+        raise InterchangeError(
+            "A YOLO import is a .zip of class folders, or of images/ and labels/ (boxes)."
+        )
     handle = stack.enter_context(path.open("rb"))
     if job.format == Job.Format.COCO:
         return coco.read_coco(handle)
@@ -149,13 +184,13 @@ def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRe
 def import_run(job: InterchangeJob) -> None:
     project, user = job.project, job.created_by
     report = ImportReport(as_admin=_is_admin(project, user))
-    index = concept_index(project)
+    taxonomy = Taxonomy(concept_index(project), frozenset(region_concept_ids(project)))
     done = 0
     with ExitStack() as stack:
         stream = _open_records(job, stack)
         Job.objects.filter(id=job.id).update(total=stream.total or 0, done=0)
         for chunk in _batches(stream.records, IMPORT_CHUNK):
-            _import_chunk(job, index, chunk, report)
+            _import_chunk(job, taxonomy, chunk, report)
             done += len(chunk)
             _progress(job, done, total=max(stream.total or 0, done), report=report.as_dict())
     now = timezone.now()
@@ -216,8 +251,24 @@ def _ingest_new(job: InterchangeJob, record: InputRecord, report: ImportReport) 
     return result.input
 
 
-def _signature(status: str, concept_ids, source: str, author: str, model: str, version) -> tuple:
-    return (status, frozenset(concept_ids), source or "", author or "", model or "", version)
+def _box_key(concept_id: int, box) -> tuple:
+    # Rounded: a box that went out and back through a format in pixels or percents is the
+    # same box.
+    return (concept_id, *(round(v, 5) for v in box))
+
+
+def _signature(
+    status: str, concept_ids, source: str, author: str, model: str, version, boxes=()
+) -> tuple:
+    return (
+        status,
+        frozenset(concept_ids),
+        source or "",
+        author or "",
+        model or "",
+        version,
+        frozenset(boxes),
+    )
 
 
 def _existing_signatures(input_ids: list[int]) -> dict[int, set[tuple]]:
@@ -230,10 +281,11 @@ def _existing_signatures(input_ids: list[int]) -> dict[int, set[tuple]]:
         Annotation.objects.filter(input_id__in=input_ids)
         .exclude(status=AnnotationStatus.SUPERSEDED)
         .select_related("author", "model_version__model")
-        .prefetch_related("labels")
+        .prefetch_related("labels", "regions")
     )
     for annotation in annotations:
         concepts = [label.concept_id for label in annotation.labels.all()]
+        boxes = [_box_key(r.concept_id, r.box) for r in annotation.regions.all()]
         version = annotation.model_version
         own = _signature(
             annotation.status,
@@ -242,6 +294,7 @@ def _existing_signatures(input_ids: list[int]) -> dict[int, set[tuple]]:
             annotation.author.username if annotation.author else "",
             version.model.name if version else "",
             version.number if version else None,
+            boxes,
         )
         signatures = found.setdefault(annotation.input_id, set())
         signatures.add(own)
@@ -255,6 +308,7 @@ def _existing_signatures(input_ids: list[int]) -> dict[int, set[tuple]]:
                     given.get("author", ""),
                     given.get("model", ""),
                     given.get("model_version"),
+                    boxes,
                 )
             )
     return found
@@ -262,25 +316,83 @@ def _existing_signatures(input_ids: list[int]) -> dict[int, set[tuple]]:
 
 @dataclass
 class _Group:
-    """The labels of one record that share provenance: one annotation to create."""
+    """The labels and boxes of one record that share provenance: one annotation to create."""
 
     first: LabelRecord
     concept_ids: list[int] = field(default_factory=list)
     confidences: dict[int, float | None] = field(default_factory=dict)
+    regions: list[RegionSpec] = field(default_factory=list)
+
+    def add_label(self, concept_id: int, confidence: float | None) -> None:
+        if concept_id not in self.confidences:
+            self.concept_ids.append(concept_id)
+            self.confidences[concept_id] = confidence
 
 
-def _groups(record: InputRecord, index: ConceptIndex, report: ImportReport) -> list[_Group]:
+def _groups(
+    record: InputRecord, input: Input, taxonomy: Taxonomy, report: ImportReport
+) -> list[_Group]:
+    """The record's labels and boxes, resolved and checked, grouped by provenance.
+
+    A whole-image label naming a box concept is left out (a box concept needs a box); a box
+    on a concept of a whole-image group becomes a label of the whole image (what a
+    detection file says about a classification project); both are reported, as are boxes
+    clipped to the image and boxes refused (each with its reason)."""
+    index, boxed = taxonomy.index, taxonomy.boxed
     groups: dict[tuple, _Group] = {}
+
+    def group_of(item) -> _Group:
+        return groups.setdefault(item.provenance, _Group(first=item))
+
     for label in record.labels:
+        if label.boxed:  # the box itself carries it
+            continue
         concept_id = index.resolve(label.concept)
         if concept_id is None:
             report.unknown_concepts[label.concept] += 1
             continue
-        group = groups.setdefault(label.provenance, _Group(first=label))
-        if concept_id not in group.confidences:
-            group.concept_ids.append(concept_id)
-            group.confidences[concept_id] = label.confidence
-    return list(groups.values())
+        if concept_id in boxed:
+            report.labels_on_box_concepts += 1
+            report.note(report.labels_on_box_concepts_examples, f"{record.name}: {label.concept}")
+            continue
+        group_of(label).add_label(concept_id, label.confidence)
+    width, height = record.width, record.height
+    if not (width and height and width > 0 and height > 0):
+        width, height = input.width, input.height
+    for region in record.regions:
+        concept_id = index.resolve(region.concept)
+        if concept_id is None:
+            report.unknown_concepts[region.concept] += 1
+            continue
+        try:
+            box, clipped = region_box(region, width, height)
+        except InvalidBox as exc:
+            report.boxes_refused += 1
+            report.note(
+                report.refused_examples,
+                {"name": record.name, "concept": region.concept, "message": str(exc)},
+            )
+            continue
+        if concept_id not in boxed:
+            report.boxes_as_labels += 1
+            report.note(report.boxes_as_labels_examples, f"{record.name}: {region.concept}")
+            group_of(region).add_label(concept_id, region.confidence)
+            continue
+        if clipped:
+            report.boxes_clipped += 1
+            report.note(report.clipped_examples, f"{record.name}: {region.concept}")
+        group_of(region).regions.append(RegionSpec(concept_id, box.as_tuple(), region.confidence))
+    limit = settings.LABELING_MAX_REGIONS
+    kept = []
+    for group in groups.values():
+        if len(group.regions) > limit:
+            report.note(
+                report.too_many_boxes,
+                f"{record.name}: {len(group.regions):,} boxes, over the limit of {limit:,}",
+            )
+            continue
+        kept.append(group)
+    return kept
 
 
 def _conflict(group: _Group, index: ConceptIndex) -> bool:
@@ -296,7 +408,7 @@ def _conflict(group: _Group, index: ConceptIndex) -> bool:
 
 
 def _import_chunk(
-    job: InterchangeJob, index: ConceptIndex, records: list[InputRecord], report: ImportReport
+    job: InterchangeJob, taxonomy: Taxonomy, records: list[InputRecord], report: ImportReport
 ) -> None:
     project, user = job.project, job.created_by
     report.records += len(records)
@@ -322,7 +434,7 @@ def _import_chunk(
         to_create: list[tuple[Annotation, _Group]] = []
         for record, input in pairs:
             signatures = existing.setdefault(input.id, set())
-            for group in _groups(record, index, report):
+            for group in _groups(record, input, taxonomy, report):
                 label = group.first
                 status = label.status
                 if not report.as_admin:
@@ -330,8 +442,8 @@ def _import_chunk(
                         report.rejected_skipped += 1
                         continue
                     status = AnnotationStatus.PENDING_REVIEW
-                if _conflict(group, index):
-                    names = ", ".join(index.rows[c].name for c in group.concept_ids)
+                if _conflict(group, taxonomy.index):
+                    names = ", ".join(taxonomy.index.rows[c].name for c in group.concept_ids)
                     report.note(report.conflicts, f"{record.name}: {names} (one choice)")
                     continue
                 signature = _signature(
@@ -341,6 +453,7 @@ def _import_chunk(
                     label.author,
                     label.model,
                     label.model_version,
+                    [_box_key(r.concept_id, r.box) for r in group.regions],
                 )
                 if signature in signatures:
                     report.duplicates_skipped += 1
@@ -381,9 +494,10 @@ def _create_annotations(to_create: list[tuple[Annotation, "_Group"]], report: Im
         return
     labels = annotations_create(
         annotations=[
-            (annotation, {c: group.confidences[c] for c in group.concept_ids})
+            (annotation, {c: group.confidences[c] for c in group.concept_ids}, group.regions)
             for annotation, group in to_create
         ]
     )
     report.annotations_created += len(to_create)
     report.labels_created += labels
+    report.regions_created += sum(len(group.regions) for _, group in to_create)

@@ -67,6 +67,9 @@ def _export_options(format: str, options: dict) -> dict:
     split = options.get("split") or ""
     if split not in ("", "train", "eval"):
         raise ServiceError("The split to export is train, eval, or empty for both.")
+    layout = str(options.get("yolo_layout") or "")
+    if layout not in ("", "classify", "detect"):
+        raise ServiceError("The YOLO layout is classify (class folders) or detect (boxes).")
     include = options.get("include_unlabeled", True)
     if isinstance(include, str):
         include = include.strip().lower() not in ("0", "false", "no", "off", "")
@@ -77,6 +80,7 @@ def _export_options(format: str, options: dict) -> dict:
         "include_unlabeled": bool(include),
         "split": split,
         "image_url_prefix": str(options.get("image_url_prefix") or ""),
+        "yolo_layout": layout,
     }
 
 
@@ -111,7 +115,9 @@ def interchange_export_create(
 def _check_upload(format: str, path) -> None:
     is_zip = zipfile.is_zipfile(path)
     if format == Job.Format.YOLO and not is_zip:
-        raise ServiceError("A YOLO classification import is a .zip of class folders.")
+        raise ServiceError(
+            "A YOLO import is a .zip of class folders, or of images/ and labels/ (boxes)."
+        )
     if is_zip and format in (Job.Format.CSV, Job.Format.LABEL_STUDIO):
         raise ServiceError("Upload the file itself, not a zip of it.")
     if is_zip:

@@ -96,6 +96,10 @@ class ModelTypeSerializer(serializers.Serializer):
         child=serializers.ChoiceField(choices=PORT_TYPE_NAMES),
         help_text="The port types a workflow feeds it (image, embedding, ...).",
     )
+    optional = serializers.ListField(
+        child=serializers.ChoiceField(choices=PORT_TYPE_NAMES),
+        help_text="Those of ``consumes`` a workflow may leave unfed (e.g. an embedder's crops).",
+    )
     produces = serializers.ListField(
         child=serializers.ChoiceField(choices=PORT_TYPE_NAMES),
         help_text="The port types it gives (embedding, concepts, ...).",
@@ -116,6 +120,7 @@ def model_types_view(request: Request) -> Response:
             "description": spec.description,
             "trainable": spec.trainable,
             "consumes": list(spec.consumes),
+            "optional": list(spec.optional),
             "produces": list(spec.produces),
             "defaults": spec.defaults(),
             "payload_schema": spec.payload_schema(),

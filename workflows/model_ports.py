@@ -18,14 +18,14 @@ FALLBACK = {
 }
 
 
-def _ports(declared) -> tuple[Port, ...]:
+def _ports(declared, optional=()) -> tuple[Port, ...]:
     """A type's declaration: Ports, port type names, or (name, type) pairs."""
     ports = []
     for item in declared:
         if isinstance(item, Port):
             ports.append(item)
         elif isinstance(item, str):
-            ports.append(Port(item, PortType(item)))
+            ports.append(Port(item, PortType(item), required=item not in optional))
         else:
             name, kind = item[0], item[1]
             ports.append(Port(str(name), PortType(str(kind))))
@@ -41,7 +41,11 @@ def model_type_ports() -> list[ModelTypePorts]:
         consumes = getattr(spec, "consumes", None)
         produces = getattr(spec, "produces", None)
         if consumes is not None and produces is not None:
-            found.append(ModelTypePorts(key, _ports(consumes), _ports(produces)))
+            found.append(
+                ModelTypePorts(
+                    key, _ports(consumes, getattr(spec, "optional", ())), _ports(produces)
+                )
+            )
         elif key in FALLBACK:
             found.append(ModelTypePorts(key, *FALLBACK[key]))
     return found

@@ -19,7 +19,7 @@ from django.conf import settings
 
 from labeling.models import Project
 from labeling.services.errors import ServiceError
-from workflows.ports import Concepts
+from workflows.ports import Concepts, Images, Regions
 from workflows.spec import MODEL, Context, Workflow
 
 
@@ -47,6 +47,8 @@ class Resolved:
 
 def _embed(inputs: dict, context: Context) -> dict:
     images = inputs["image"]
+    if inputs.get("crops") is not None:
+        return {"embedding": _embed_crops(images, inputs["crops"])}
     pixels = images.pixels
     if isinstance(pixels, Pixels) and pixels.vectors is not None:
         return {"embedding": pixels.vectors}
@@ -63,9 +65,10 @@ def _embed(inputs: dict, context: Context) -> dict:
     return {"embedding": vectors}
 
 
-def _classifier(node_id: str, project: Project, ref: dict, resolved: Resolved):
+def _model_version(node_id: str, project: Project, ref: dict, resolved: Resolved):
+    """The node's model and version (``live`` or a pinned ready one), recorded in
+    ``resolved``; RunnerError when there is none."""
     from training.models import MLModel, ModelVersion
-    from training.services.versions import version_head
 
     model = MLModel.objects.filter(id=ref.get("id"), project=project).first()
     if model is None:
@@ -79,12 +82,48 @@ def _classifier(node_id: str, project: Project, ref: dict, resolved: Resolved):
         version = model.versions.filter(number=pinned, status=ModelVersion.Status.READY).first()
         if version is None:
             raise RunnerError(node_id, f"{model.name} has no ready version {pinned}.")
+    resolved.version_ids[(model.name, version.number)] = version.id
+    resolved.versions[node_id] = f"{model.name} v{version.number}"
+    return model, version
+
+
+def _embed_crops(images: Images, crops) -> np.ndarray:
+    """The backbone's vector of every crop (K rows, in the crops' order). Crop boxes are in
+    the pixels of the images' recorded sizes; the decoded pictures may be smaller."""
+    from training.ml.features import embedder
+
+    if not len(crops):
+        return np.zeros((0, 1280), dtype=np.float32)
+    if images.sizes is None:
+        raise ValueError("the images' sizes are not known")
+    pictures = batch_pictures(images, edge=448)
+    cut = []
+    for row, box in zip(np.asarray(crops.input_index), np.asarray(crops.boxes), strict=True):
+        picture = pictures[int(row)]
+        width, height = images.sizes[int(row)]
+        sx, sy = picture.width / width, picture.height / height
+        x0, y0, x1, y1 = box
+        cut.append(
+            picture.crop(
+                (
+                    int(x0 * sx),
+                    int(y0 * sy),
+                    max(int(x1 * sx), int(x0 * sx) + 1),
+                    max(int(y1 * sy), int(y0 * sy) + 1),
+                )
+            )
+        )
+    return embedder(settings.TRAINING_BACKBONE)(cut)
+
+
+def _classifier(node_id: str, project: Project, ref: dict, resolved: Resolved):
+    from training.services.versions import version_head
+
+    model, version = _model_version(node_id, project, ref, resolved)
     head = version_head(version)
     layout = head.layout
     tuned = tuple(version.thresholds.get(str(c), {}).get("threshold") for c in layout.concept_ids)
     source = {"version": version.number, "model": model.name}
-    resolved.version_ids[(model.name, version.number)] = version.id
-    resolved.versions[node_id] = f"{model.name} v{version.number}"
     if not resolved.seed:
         resolved.seed = -version.id
 
@@ -93,6 +132,76 @@ def _classifier(node_id: str, project: Project, ref: dict, resolved: Resolved):
         return {
             "concepts": Concepts.scored(
                 layout.concept_ids, probs, groups=layout.groups, tuned=tuned, source=source
+            )
+        }
+
+    return run
+
+
+def stored_images(input_ids: list[int], vectors: np.ndarray | None = None) -> Images:
+    """A batch of stored inputs as the input node gives it: ids, sizes as people see them
+    (ingest records them after EXIF orientation) and their stored embeddings."""
+    from labeling.models import Input
+
+    sizes = {
+        pk: (w, h)
+        for pk, w, h in Input.objects.filter(id__in=input_ids).values_list("id", "width", "height")
+    }
+    return Images(
+        np.asarray(input_ids),
+        np.asarray([sizes[i] for i in input_ids], dtype=np.int64).reshape(-1, 2),
+        pixels=Pixels(vectors=vectors),
+    )
+
+
+def batch_pictures(images: Images, edge: int) -> list:
+    """The batch's images as people see them (RGB): a dry run's upload, or the inputs'
+    files decoded at reduced scale (no smaller than ``edge``)."""
+    pixels = images.pixels
+    if isinstance(pixels, Pixels) and pixels.images:
+        return [image.convert("RGB") for image in pixels.images]
+    from labeling.models import Input
+    from labeling.storage import media_path
+    from training.ml.features import image_open
+
+    ids = [int(i) for i in images.input_ids]
+    files = dict(Input.objects.filter(id__in=ids).values_list("id", "file"))
+    return [image_open(media_path(files[i]), edge).convert("RGB") for i in ids]
+
+
+def regions_from_predictions(predictions, concept_ids, **extra) -> Regions:
+    """A detector's per-image (boxes, scores, class indexes) as one Regions value."""
+    index, boxes, concepts, scores = [], [], [], []
+    for row, (b, s, k) in enumerate(predictions):
+        index.extend([row] * len(s))
+        boxes.extend(np.asarray(b, dtype=np.float64).reshape(-1, 4).tolist())
+        concepts.extend(concept_ids[int(c)] for c in k)
+        scores.extend(np.asarray(s, dtype=np.float64).tolist())
+    return Regions(
+        np.asarray(index, dtype=int),
+        np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+        tuple(concepts),
+        np.asarray(scores, dtype=np.float64),
+        **extra,
+    )
+
+
+def _detector(node_id: str, project: Project, ref: dict, resolved: Resolved):
+    from training.model_types import model_type
+
+    model, version = _model_version(node_id, project, ref, resolved)
+    spec = model_type(model.type)
+    detector = spec.load(bytes(version.head))
+    concept_ids = list(version.layout["concept_ids"])
+    tuned = {str(c): version.thresholds.get(str(c), {}).get("threshold") for c in concept_ids}
+    source = {"version": version.number, "model": model.name}
+    edge = detector.params.image_size * 2
+
+    def run(inputs: dict, context: Context) -> dict:
+        predictions = spec.predict(detector, batch_pictures(inputs["image"], edge))
+        return {
+            "regions": regions_from_predictions(
+                predictions, concept_ids, tuned=tuned, source=source
             )
         }
 
@@ -112,6 +221,8 @@ def runners_build(*, project: Project, workflow: Workflow) -> Resolved:
             resolved.versions[node.id] = settings.TRAINING_BACKBONE
         elif kind == "context-classifier":
             resolved.runners[node.id] = _classifier(node.id, project, ref, resolved)
+        elif kind == "visual-detector":
+            resolved.runners[node.id] = _detector(node.id, project, ref, resolved)
         else:
             raise RunnerError(node.id, f"model type {kind!r} cannot run in a workflow yet.")
     return resolved

@@ -83,8 +83,10 @@ def test_the_types_list_what_creating_each_takes(annotator):
 def test_the_types_say_what_each_consumes_and_produces(annotator):
     types = {t["type"]: t for t in api(annotator).get("/api/v1/models/types/").json()}
 
-    assert (types["embedder"]["consumes"], types["embedder"]["produces"]) == (
-        ["image"],
+    embedder = types["embedder"]
+    assert (embedder["consumes"], embedder["optional"], embedder["produces"]) == (
+        ["image", "crops"],
+        ["crops"],
         ["embedding"],
     )
     classifier = types["context-classifier"]

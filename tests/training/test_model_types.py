@@ -205,7 +205,8 @@ def test_given_each_type_then_it_says_what_it_consumes_and_produces():
         ("embedding",),
         ("concepts",),
     )
-    assert (EMBEDDER.consumes, EMBEDDER.produces) == (("image",), ("embedding",))
+    assert (EMBEDDER.consumes, EMBEDDER.produces) == (("image", "crops"), ("embedding",))
+    assert EMBEDDER.optional == ("crops",)
 
 
 def test_given_every_type_then_its_ports_are_port_types_the_workflows_know():
@@ -217,7 +218,7 @@ def test_given_every_type_then_its_ports_are_port_types_the_workflows_know():
 
 def ports_of(spec: TypeSpec) -> ModelTypePorts:
     def ports(names):
-        return tuple(Port(n, PortType(n)) for n in names)
+        return tuple(Port(n, PortType(n), required=n not in spec.optional) for n in names)
 
     return ModelTypePorts(spec.key, ports(spec.consumes), ports(spec.produces))
 

@@ -4,7 +4,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,14 @@ def _as_is(prepared: np.ndarray) -> np.ndarray:
 DECODE_EDGE = 224
 
 
-def image_open(path) -> Image.Image:
-    """The image at ``path``, decoded for embedding (loaded; the file is closed)."""
+def image_open(path, edge: int = DECODE_EDGE) -> Image.Image:
+    """The image at ``path`` as people see it (EXIF orientation applied, as ingest records
+    its size and boxes are drawn), decoded at reduced scale where the format allows (JPEG:
+    no smaller than ``edge``; for embedding by default), loaded; the file is closed."""
     with Image.open(path) as image:
-        image.draft("RGB", (DECODE_EDGE, DECODE_EDGE))
+        image.draft("RGB", (edge, edge))
         image.load()
-        return image.copy()
+        return ImageOps.exif_transpose(image)
 
 
 def embedder(name: str) -> Embedder:

@@ -86,6 +86,7 @@ class TypeSpec:
     load: Callable[[bytes], Artifact] | None = None  # a stored artifact back (types with one)
     train_stage: str = "Training"  # the version's stage while ``train`` runs
     fields: tuple[Field, ...] = field(default_factory=tuple)
+    optional: tuple[str, ...] = ()  # consumed ports a workflow may leave unfed
 
     def __post_init__(self):
         unknown = sorted(set(self.consumes + self.produces) - PORT_TYPES)

@@ -23,9 +23,12 @@ SPEC = TypeSpec(
     key=ModelType.EMBEDDER,
     title="Embedder",
     description=(
-        "Returns the backbone's 1280-d vector of an input; powers “find similar”. Nothing to train."
+        "Returns the backbone's 1280-d vector of an input (or of each crop, when a cropper "
+        "feeds it); powers “find similar”. Nothing to train."
     ),
-    consumes=("image",),
+    # with crops wired (detector -> cropper -> embedder), the vector of each crop
+    consumes=("image", "crops"),
+    optional=("crops",),
     produces=("embedding",),
     predict=predict,
 )

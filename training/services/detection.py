@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db.models import Count, Q
-from PIL import Image, ImageOps
+from PIL import Image
 
 from labeling.models import Input, Project, Region, Split
 from labeling.selectors import label_choices
 from labeling.services.errors import ServiceError
 from labeling.storage import media_path
+from training.ml.features import image_open
 from training.ml.promotion import promotion_decide
 from training.model_types import TypeSpec
 from training.models import MLModel, ModelVersion
@@ -82,18 +83,10 @@ def box_examples(
     return BoxSet(ids, [files[i] for i in ids], targets)
 
 
-def image_seen(path, edge: int) -> Image.Image:
-    """The image at ``path`` as people see it (EXIF orientation applied), in RGB, decoded at
-    reduced scale when its format allows (JPEG: no smaller than ``edge`` on its short side)."""
-    with Image.open(path) as image:
-        image.draft("RGB", (edge, edge))
-        image = ImageOps.exif_transpose(image)
-        return image.convert("RGB")
-
-
 def images_loader(files: list[str], image_size: int) -> Callable[[int], Image.Image]:
+    """Image ``i`` as people see it (EXIF applied), in RGB, decoded at reduced scale."""
     edge = image_size * DECODE_MARGIN
-    return lambda i: image_seen(media_path(files[i]), edge)
+    return lambda i: image_open(media_path(files[i]), edge).convert("RGB")
 
 
 def images_load(files: list[str], image_size: int) -> list[Image.Image]:

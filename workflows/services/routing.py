@@ -21,8 +21,7 @@ from labeling.services.queue import queue_slots_fill_project
 from labeling.services.review import tier_rules
 from training.models import MLModel, ModelVersion
 from training.services.embeddings import embeddings_load
-from workflows.ports import Images
-from workflows.runners import Pixels
+from workflows.runners import stored_images
 from workflows.services.runs import run_context, run_prepare
 from workflows.services.workflows import workflow_default_current
 from workflows.services.writes import workflow_rows_write
@@ -96,7 +95,7 @@ def version_route(*, version_id: int, embedded_since=None) -> dict:
     for start in range(0, len(ids), batch):
         routed_ids, features = embeddings_load(ids[start : start + batch])
         if routed_ids:
-            images = Images(np.asarray(routed_ids), pixels=Pixels(vectors=features))
+            images = stored_images(routed_ids, features)
             if context is None:  # the taxonomy's synonyms are read once per run
                 context = run_context(workflow_version, routed_ids, resolved.seed)
             else:

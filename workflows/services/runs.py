@@ -26,7 +26,7 @@ from workflows.model_ports import portal_registry
 from workflows.models import WorkflowRun, WorkflowVersion
 from workflows.outputs import result_json
 from workflows.ports import Images
-from workflows.runners import Pixels, Resolved, RunnerError, runners_build
+from workflows.runners import Pixels, Resolved, RunnerError, runners_build, stored_images
 from workflows.services.workflows import WorkflowRejected, workflow_validate
 from workflows.services.writes import workflow_rows_write
 from workflows.spec import Context, parse
@@ -168,7 +168,7 @@ def workflow_run_process(*, run_id: int) -> WorkflowRun:
         embedded, vectors = embeddings_load(ids)
         written: dict[str, int] = {}
         if embedded:
-            images = Images(np.asarray(embedded), pixels=Pixels(vectors=vectors))
+            images = stored_images(embedded, vectors)
             try:
                 result = plan.run(
                     images,

@@ -37,6 +37,18 @@ def weights_path() -> str:
 def load():
     """The backbone in eval mode, once per process."""
     import timm
+
+    model = timm.create_model(NAME, pretrained=False)
+    model.load_state_dict(pretrained_state())
+    model.reset_classifier(0)
+    model.eval()
+    return model
+
+
+def pretrained_state() -> dict:
+    """The packaged ImageNet weights under timm's names for ``efficientnet_lite0`` (the
+    detector loads the subset its feature extractor has)."""
+    import timm
     import torch
 
     path = weights_path()
@@ -44,8 +56,7 @@ def load():
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
         raise BackboneUnavailable(f"The backbone weights file {path} is missing.") from exc
-    model = timm.create_model(NAME, pretrained=False)
-    target = model.state_dict()
+    target = timm.create_model(NAME, pretrained=False).state_dict()
     if len(state) != len(target):
         raise BackboneUnavailable(
             f"The weights file has {len(state)} tensors; {NAME} expects {len(target)}."
@@ -55,10 +66,7 @@ def load():
         if tuple(tensor.shape) != tuple(source.shape):
             raise BackboneUnavailable(f"Tensor {name}: shape {source.shape} ≠ {tensor.shape}.")
         mapped[name] = source
-    model.load_state_dict(mapped)
-    model.reset_classifier(0)
-    model.eval()
-    return model
+    return mapped
 
 
 def preprocess(images: Sequence[Image.Image]) -> np.ndarray:

@@ -37,6 +37,7 @@ class EmbeddingRun(models.Model):
 class ModelType(models.TextChoices):
     CONTEXT_CLASSIFIER = "context-classifier", "Context classifier"
     EMBEDDER = "embedder", "Embedder"
+    FACE_DETECTOR = "face-detector", "Face detector"
 
 
 class MLModel(models.Model):

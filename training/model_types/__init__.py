@@ -7,13 +7,14 @@ promotion, progress and rollback are shared. A new type (a fine-tuned ``deep-cla
 detector, a clusterer) is a new module added to ``TYPES`` (see docs/model.md).
 """
 
-from training.model_types import context_classifier, embedder
+from training.model_types import context_classifier, embedder, face_detector
 from training.model_types.base import Field, TypeSpec
 
 CONTEXT_CLASSIFIER = context_classifier.SPEC
 EMBEDDER = embedder.SPEC
+FACE_DETECTOR = face_detector.SPEC
 
-TYPES: dict[str, TypeSpec] = {t.key: t for t in (CONTEXT_CLASSIFIER, EMBEDDER)}
+TYPES: dict[str, TypeSpec] = {t.key: t for t in (CONTEXT_CLASSIFIER, EMBEDDER, FACE_DETECTOR)}
 
 
 def model_type(key: str) -> TypeSpec:
@@ -23,4 +24,12 @@ def model_type(key: str) -> TypeSpec:
         raise ValueError(f"Unknown model type {key!r}; known: {', '.join(TYPES)}.") from None
 
 
-__all__ = ["CONTEXT_CLASSIFIER", "EMBEDDER", "TYPES", "Field", "TypeSpec", "model_type"]
+__all__ = [
+    "CONTEXT_CLASSIFIER",
+    "EMBEDDER",
+    "FACE_DETECTOR",
+    "TYPES",
+    "Field",
+    "TypeSpec",
+    "model_type",
+]

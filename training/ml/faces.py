@@ -294,10 +294,10 @@ def _rescore(net, batch, boxes: np.ndarray, groups: np.ndarray, side: int):
     return probability.numpy(), offsets.numpy()
 
 
-def _cascade(batch, min_face: int, thresholds: Sequence[float]) -> list[tuple]:
+def _cascade(nets, batch, min_face: int, thresholds: Sequence[float]) -> list[tuple]:
     """The three stages on a batch of same-size images: per image, pixel boxes and scores,
     best first."""
-    pnet, rnet, onet = networks()
+    pnet, rnet, onet = nets
     boxes, scores, groups = _propose(pnet, batch, min_face, thresholds[0])
 
     if len(boxes):
@@ -340,6 +340,7 @@ def detect_faces(
     if len(thresholds) != 3:
         raise ValueError("thresholds: one face probability per stage (P-, R-, O-Net).")
 
+    nets = networks()  # loaded outside inference mode, so its tensors are ordinary ones
     results: list[Detections | None] = [None] * len(images)
     sizes = [displayed_size(image) for image in images]
     by_size = sorted(range(len(images)), key=lambda i: sizes[i])
@@ -351,7 +352,7 @@ def detect_faces(
             pixels = np.stack([rgb_pixels(images[i]) for i in chunk])
             batch = torch.from_numpy(pixels).permute(0, 3, 1, 2).float()
             with torch.inference_mode():
-                found = _cascade(batch, min_face, thresholds)
+                found = _cascade(nets, batch, min_face, thresholds)
             for i, (boxes, scores) in zip(chunk, found, strict=True):
                 results[i] = (
                     normalised_xywh(boxes, width, height).astype(np.float32),

@@ -71,10 +71,14 @@ def test_the_types_list_what_creating_each_takes(annotator):
 
     assert response.status_code == 200
     types = {t["type"]: t for t in response.json()}
-    assert set(types) == {"context-classifier", "embedder", "visual-detector"}
+    assert set(types) == {"context-classifier", "embedder", "visual-detector", "face-detector"}
     assert types["visual-detector"]["produces"] == ["regions"]
     classifier = types["context-classifier"]
     assert classifier["trainable"] is True and types["embedder"]["trainable"] is False
+    faces = types["face-detector"]
+    assert faces["trainable"] is False
+    assert (faces["consumes"], faces["produces"]) == (["image"], ["regions"])
+    assert faces["defaults"]["min_face"] == 20
     steps = classifier["payload_schema"]["properties"]["params"]["properties"]["steps"]
     assert (steps["type"], steps["default"], steps["minimum"]) == ("integer", 300, 10)
     assert classifier["defaults"]["steps"] == 300
@@ -138,6 +142,30 @@ def test_bad_params_are_400_naming_the_field(project, admin, params, message):
 
     assert response.status_code == 400 and response.json()["error"] == message
     assert not MLModel.objects.filter(project=project, routes=False).exists()
+
+
+def test_a_face_detector_is_created_ready_with_nothing_to_train(project, admin):
+    response = api(admin).post(
+        "/api/v1/models/",
+        {
+            "project": project.id,
+            "name": "Faces",
+            "type": "face-detector",
+            "params": {"onet_threshold": 0.9},
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["type"], body["status"]) == ("face-detector", "ready")
+    assert body["params"] == {
+        "min_face": 20,
+        "pnet_threshold": 0.6,
+        "rnet_threshold": 0.7,
+        "onet_threshold": 0.9,
+    }
+    MLModel.objects.get(id=body["id"]).full_clean()  # the type is one of the field's choices
 
 
 def test_an_unknown_type_is_400_naming_the_field(project, admin):

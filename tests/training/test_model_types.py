@@ -14,7 +14,14 @@ from PIL import Image
 from training.ml import pixels
 from training.ml.head import Head, HeadParams, train_head
 from training.ml.layout import Layout
-from training.model_types import CONTEXT_CLASSIFIER, EMBEDDER, TYPES, TypeSpec, model_type
+from training.model_types import (
+    CONTEXT_CLASSIFIER,
+    EMBEDDER,
+    FACE_DETECTOR,
+    TYPES,
+    TypeSpec,
+    model_type,
+)
 from training.models import ModelType
 from workflows.default import default_workflow
 from workflows.operators import registry
@@ -31,21 +38,25 @@ DEFAULTS = {
 }
 
 
-def test_given_the_registry_then_it_holds_the_classifier_the_embedder_and_the_detector():
+def test_given_the_registry_then_it_holds_the_classifier_the_embedder_and_the_detectors():
     assert set(TYPES) == {
         ModelType.CONTEXT_CLASSIFIER,
         ModelType.EMBEDDER,
         ModelType.VISUAL_DETECTOR,
+        ModelType.FACE_DETECTOR,
     }
     assert model_type("visual-detector").produces == ("regions",)
+    assert set(TYPES) == set(ModelType.values)  # every type can be stored on a model
     assert model_type("context-classifier") is CONTEXT_CLASSIFIER
     assert model_type("embedder") is EMBEDDER
+    assert model_type("face-detector") is FACE_DETECTOR
     assert CONTEXT_CLASSIFIER.trainable
     assert not EMBEDDER.trainable
+    assert not FACE_DETECTOR.trainable
 
 
 def test_given_an_unknown_type_then_model_type_refuses_and_lists_the_known_ones():
-    with pytest.raises(ValueError, match="'detector'.*context-classifier, embedder"):
+    with pytest.raises(ValueError, match="'detector'.*context-classifier, embedder, face-detector"):
         model_type("detector")
 
 
@@ -207,6 +218,7 @@ def test_given_each_type_then_it_says_what_it_consumes_and_produces():
     )
     assert (EMBEDDER.consumes, EMBEDDER.produces) == (("image", "crops"), ("embedding",))
     assert EMBEDDER.optional == ("crops",)
+    assert (FACE_DETECTOR.consumes, FACE_DETECTOR.produces) == (("image",), ("regions",))
 
 
 def test_given_every_type_then_its_ports_are_port_types_the_workflows_know():
@@ -311,3 +323,63 @@ def test_given_the_embedder_then_it_cannot_train_and_predicts_the_backbones_vect
 
 def test_given_a_spec_without_train_then_it_is_not_trainable():
     assert not dataclasses.replace(CONTEXT_CLASSIFIER, train=None).trainable
+
+
+# ---------------------------------------------------------------------------- face detector
+
+FACE_DEFAULTS = {
+    "min_face": 20,
+    "pnet_threshold": 0.6,
+    "rnet_threshold": 0.7,
+    "onet_threshold": 0.7,
+}
+
+
+def test_given_no_params_then_the_face_detector_takes_mtcnns_defaults():
+    assert FACE_DETECTOR.clean(None) == FACE_DEFAULTS
+    cleaned = FACE_DETECTOR.clean({"min_face": 40.0, "onet_threshold": 0.9})
+    assert cleaned == {**FACE_DEFAULTS, "min_face": 40, "onet_threshold": 0.9}
+    assert type(cleaned["min_face"]) is int
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("min_face", 11, "min_face must be between 12 and 4096"),
+        ("min_face", 20.5, "min_face must be a whole number"),
+        ("pnet_threshold", 0.05, "pnet_threshold must be between 0.1 and 0.999"),
+        ("rnet_threshold", 1.0, "rnet_threshold must be between 0.1 and 0.999"),
+        ("onet_threshold", "high", "onet_threshold must be a number"),
+        ("iou", 0.5, "Unknown parameters for face-detector: iou"),
+    ],
+)
+def test_given_a_bad_face_detector_param_then_clean_names_it(name, value, message):
+    with pytest.raises(ValueError, match=f"^{message}"):
+        FACE_DETECTOR.clean({name: value})
+
+
+def test_given_the_face_detector_then_its_schema_lists_each_param_with_help_and_bounds():
+    properties = FACE_DETECTOR.payload_schema()["properties"]["params"]["properties"]
+
+    assert {name: p["default"] for name, p in properties.items()} == FACE_DEFAULTS
+    assert properties["min_face"]["type"] == "integer"
+    assert (properties["min_face"]["minimum"], properties["min_face"]["maximum"]) == (12, 4096)
+    assert properties["onet_threshold"]["type"] == "number"
+    assert all(p["description"] for p in properties.values())
+
+
+def test_given_images_then_the_face_detector_predicts_boxes_with_its_params():
+    from skimage import data
+
+    astronaut = Image.fromarray(data.astronaut())
+    flat = Image.new("RGB", (64, 64), (30, 30, 30))
+
+    found = FACE_DETECTOR.predict(None, [astronaut, flat])
+    too_small = FACE_DETECTOR.predict({"min_face": 200}, [astronaut])
+
+    assert [len(boxes) for boxes, _ in found] == [1, 0]
+    x, y, w, h = found[0][0][0]
+    assert 0.3 < x < 0.4 and 0.1 < y < 0.15 and 0.15 < w < 0.2 and 0.2 < h < 0.25
+    assert len(too_small[0][0]) == 0
+    with pytest.raises(ValueError, match="min_face must be between"):
+        FACE_DETECTOR.predict({"min_face": 4}, [astronaut])

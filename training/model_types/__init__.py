@@ -7,14 +7,17 @@ promotion, progress and rollback are shared. A new type (a fine-tuned ``deep-cla
 detector, a clusterer) is a new module added to ``TYPES`` (see docs/model.md).
 """
 
-from training.model_types import context_classifier, embedder, visual_detector
+from training.model_types import context_classifier, embedder, face_detector, visual_detector
 from training.model_types.base import Field, TypeSpec
 
 CONTEXT_CLASSIFIER = context_classifier.SPEC
 EMBEDDER = embedder.SPEC
 VISUAL_DETECTOR = visual_detector.SPEC
+FACE_DETECTOR = face_detector.SPEC
 
-TYPES: dict[str, TypeSpec] = {t.key: t for t in (CONTEXT_CLASSIFIER, EMBEDDER, VISUAL_DETECTOR)}
+TYPES: dict[str, TypeSpec] = {
+    t.key: t for t in (CONTEXT_CLASSIFIER, EMBEDDER, VISUAL_DETECTOR, FACE_DETECTOR)
+}
 
 
 def model_type(key: str) -> TypeSpec:
@@ -28,6 +31,7 @@ __all__ = [
     "CONTEXT_CLASSIFIER",
     "EMBEDDER",
     "VISUAL_DETECTOR",
+    "FACE_DETECTOR",
     "TYPES",
     "Field",
     "TypeSpec",

@@ -17,6 +17,9 @@ ensure_venv() {
     echo "Installing dependencies into $VENV (first run takes a few minutes)…"
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -e ".$extras"
+    # The face detector's weights ship in this wheel; its metadata pins an old torch, so it
+    # comes without dependencies (we load only its three weight files: docs/face-detector.md).
+    "$VENV/bin/python" -m pip install -q --no-deps "facenet-pytorch==2.6.0"
     touch "$stamp"
   fi
 }

@@ -492,7 +492,7 @@
         name.textContent = this.caption(box, i);
         const tag = document.createElement("span");
         tag.className = "muted small";
-        tag.textContent = box.model ? "model's suggestion" : "";
+        tag.textContent = box.model ? "suggested" : "";
         const remove = document.createElement("button");
         remove.type = "button";
         remove.className = "box-remove";

@@ -7,7 +7,8 @@ import json
 import re
 
 import pytest
-from browser_helpers import shot
+from browser_helpers import login, shot
+from factories import PASSWORD
 from labeling_helpers import member, open_label_page, shown_input, wait_for_next_input
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
@@ -184,6 +185,11 @@ def test_boxes_drawn_picked_moved_resized_deleted_undone_and_submitted(
     again = Annotation.objects.get(author=anna, input_id=first)
     assert stored_pixels(again) == drawn
 
+    # and the help (?) tells the rule of U on a box page
+    page.keyboard.press("?")
+    expect(page.locator("#help")).to_contain_text("undo your last box edit; once no box edit")
+    shot(page, "label_boxes_08_help")
+
 
 def test_zoom_and_pan_keep_boxes_on_the_pixels_drawn(live_server, new_context, admin):
     # given an annotator on a box page
@@ -216,6 +222,15 @@ def test_zoom_and_pan_keep_boxes_on_the_pixels_drawn(live_server, new_context, a
 
     # then the image moved and no box was drawn
     assert page.locator("#task-image").bounding_box()["x"] > before + 30
+    assert field_boxes(page) == []
+
+    # and a drag with the middle button pans back
+    before = page.locator("#task-image").bounding_box()["x"]
+    page.mouse.move(*middle)
+    page.mouse.down(button="middle")
+    page.mouse.move(middle[0] - 40, middle[1], steps=4)
+    page.mouse.up(button="middle")
+    assert page.locator("#task-image").bounding_box()["x"] < before - 20
     assert field_boxes(page) == []
 
     # when she draws a box on what she sees
@@ -363,9 +378,6 @@ def test_a_photo_fills_the_editor_with_legend_and_hint_in_the_first_screen(
 
     # when she opens the labeling page on that screen
     page = new_context(viewport={"width": screen[0], "height": screen[1]}).new_page()
-    from browser_helpers import login
-    from factories import PASSWORD
-
     login(page, live_server, anna.username, PASSWORD)
     page.goto(f"{live_server.url}/projects/{project.id}/label/")
     expect(page.locator("#box-editor svg")).to_have_attribute("viewBox", "0 0 640 480")

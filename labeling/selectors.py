@@ -5,7 +5,9 @@ from dataclasses import dataclass, field
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from labeling.models import (
+    Annotation,
     AnnotationLabel,
+    AnnotationSource,
     AnnotationStatus,
     Concept,
     ConceptChange,
@@ -15,6 +17,7 @@ from labeling.models import (
     InputStatus,
     Membership,
     Project,
+    Region,
     Split,
 )
 from labeling.queue_rules import Choice, assign_shortcuts
@@ -183,6 +186,7 @@ class ChoiceGroup:
     parent: Concept | None
     parent_entry: DictionaryEntry | None
     choices: list[ChoiceView]
+    regions: bool = False  # its concepts are drawn as boxes, not picked for the whole image
 
 
 def label_form(project: Project) -> list[ChoiceGroup]:
@@ -192,23 +196,86 @@ def label_form(project: Project) -> list[ChoiceGroup]:
     keys = assign_shortcuts(choices)
     concepts = Concept.objects.filter(project=project).select_related("parent").in_bulk()
     entries = current_dictionary_entries(project)
-    groups: dict[int | None, ChoiceGroup] = {}
+    groups: dict[tuple[int | None, bool], ChoiceGroup] = {}
     for choice in choices:
         concept = concepts[choice.id]
         parent = concept.parent
-        group_key = parent.id if parent else None
+        # Top-level leaves that draw boxes get a group of their own, apart from the others.
+        group_key = (parent.id if parent else None, choice.regions)
         if group_key not in groups:
             groups[group_key] = ChoiceGroup(
-                title=parent.name if parent else "Labels",
+                title=parent.name if parent else ("Boxes" if choice.regions else "Labels"),
                 exclusive=bool(parent and parent.exclusive),
                 parent=parent,
                 parent_entry=entries.get(parent.id) if parent else None,
                 choices=[],
+                regions=choice.regions,
             )
         groups[group_key].choices.append(
             ChoiceView(concept, keys.get(choice.id, ""), entries.get(choice.id))
         )
     return list(groups.values())
+
+
+# Box colours, in the order of the box concepts: distinct hues that read on photos and on
+# the page's white, each with a dark enough tone for a 2 px outline.
+BOX_COLOURS = [
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
+    "#0f9d9a", "#f032e6", "#9a6324", "#808000", "#000075",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BoxChoice:
+    id: int
+    name: str
+    key: str
+    color: str
+
+
+def box_choices(groups: list[ChoiceGroup]) -> list[BoxChoice]:
+    """The concepts drawn as boxes, in taxonomy order, each with its key and colour."""
+    views = [view for group in groups if group.regions for view in group.choices]
+    return [
+        BoxChoice(v.concept.id, v.concept.name, v.key, BOX_COLOURS[i % len(BOX_COLOURS)])
+        for i, v in enumerate(views)
+    ]
+
+
+def input_pre_annotations(input_id: int, box_concept_ids: set[int]) -> list[dict]:
+    """The boxes of the input's latest model annotation waiting for review, as suggestions
+    for the annotator: ``{"concept", "x", "y", "w", "h", "confidence"}``. Only boxes of the
+    given (active box) concepts; classifications of a box (regions with a parent) are left
+    out."""
+    if not box_concept_ids:
+        return []
+    latest = (
+        Annotation.objects.filter(
+            input_id=input_id,
+            source=AnnotationSource.MODEL,
+            status=AnnotationStatus.PENDING_REVIEW,
+            regions__isnull=False,
+        )
+        .order_by("-created_at", "-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if latest is None:
+        return []
+    regions = Region.objects.filter(
+        annotation_id=latest, parent__isnull=True, concept_id__in=box_concept_ids
+    ).order_by("position", "id")
+    return [
+        {
+            "concept": r.concept_id,
+            "x": r.x,
+            "y": r.y,
+            "w": r.w,
+            "h": r.h,
+            "confidence": r.confidence,
+        }
+        for r in regions
+    ]
 
 
 def current_dictionary_entries(project: Project) -> dict[int, DictionaryEntry]:

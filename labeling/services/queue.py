@@ -566,8 +566,8 @@ def annotation_is_open(annotation: Annotation, project: Project) -> bool:
 
 
 def annotation_undo(*, project: Project, user, now: datetime | None = None) -> QueueSlot:
-    """Take back the annotator's last submission: its input comes back to them, labels kept
-    as a draft to start from."""
+    """Take back the annotator's last submission: its input comes back to them, labels and
+    boxes kept as a draft to start from."""
     now = now or timezone.now()
     with transaction.atomic():
         last = (
@@ -584,10 +584,16 @@ def annotation_undo(*, project: Project, user, now: datetime | None = None) -> Q
         if slot is None:
             raise ServiceError("Nothing to undo.")
         labels = list(last.labels.values_list("concept_id", flat=True))
+        boxes = [RegionIn(r.concept_id, r.box) for r in last.regions.filter(parent__isnull=True)]
         AnnotationDraft.objects.update_or_create(
             user=user,
             input_id=last.input_id,
-            defaults={"project": project, "concept_ids": labels, "note": "undone"},
+            defaults={
+                "project": project,
+                "concept_ids": labels,
+                "regions": regions_as_json(boxes),
+                "note": "undone",
+            },
         )
         slot.annotation = None
         slot.leased_to = user

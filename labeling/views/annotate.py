@@ -1,5 +1,6 @@
 """The annotator's pages: label the next input (htmx, keyboard first), history, drafts."""
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -43,13 +44,54 @@ def _int_list(values: list[str]) -> list[int]:
     return [int(v) for v in values if v.isdigit()]
 
 
-def _task_context(request: HttpRequest, project: Project, slot: QueueSlot | None, **extra):
+def _posted_regions(raw: str) -> list | None:
+    """The ``regions`` field: a JSON list of boxes (checked by the service), or None."""
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ServiceError("The boxes could not be read: regions is not valid JSON.") from None
+
+
+def _editor_boxes(boxes) -> list[dict]:
+    """Boxes to start the editor with, keeping only what it can draw (a refused submission
+    may carry anything)."""
+    if not isinstance(boxes, list):
+        return []
+    keys = ("concept", "x", "y", "w", "h", "confidence")
+    return [{k: b[k] for k in keys if k in b} for b in boxes if isinstance(b, dict)]
+
+
+def _task_context(
+    request: HttpRequest,
+    project: Project,
+    slot: QueueSlot | None,
+    *,
+    posted_boxes: list | None = None,
+    **extra,
+):
+    """What the labeling page shows. ``posted_boxes``: the boxes of a refused submission,
+    put back in the editor so no work is lost."""
     groups = selectors.label_form(project)
     selected: list[int] = []
     draft = None
+    box_choices = selectors.box_choices(groups)
+    boxes: list[dict] = []
+    pre_annotations: list[dict] = []
     if slot is not None:
         draft = AnnotationDraft.objects.filter(user=request.user, input=slot.input_id).first()
         selected = draft.concept_ids if draft else []
+        if box_choices:
+            pre_annotations = selectors.input_pre_annotations(
+                slot.input_id, {c.id for c in box_choices}
+            )
+            if posted_boxes is not None:
+                boxes = _editor_boxes(posted_boxes)
+            elif draft is not None and draft.regions:
+                boxes = _editor_boxes(draft.regions)
+            else:  # the model's boxes, drawn dashed until the annotator touches them
+                boxes = [{**box, "model": True} for box in pre_annotations]
     versions = {
         choice.concept.id: choice.entry.version
         for group in groups
@@ -64,6 +106,9 @@ def _task_context(request: HttpRequest, project: Project, slot: QueueSlot | None
         "versions": ",".join(f"{k}:{v}" for k, v in versions.items()),
         "client_token": uuid.uuid4().hex,
         "draft": draft,
+        "box_choices": box_choices,
+        "pre_annotations": pre_annotations,
+        "box_editor": {"choices": [vars(c) for c in box_choices], "boxes": boxes},
         **extra,
     }
 
@@ -91,19 +136,32 @@ def _versions(raw: str) -> dict[int, int]:
 def label_submit(request: HttpRequest, project: Project, input_id: int) -> HttpResponse:
     input = get_object_or_404(Input, id=input_id, project=project)
     spent = request.POST.get("time_spent_ms", "")
+    concept_ids = _int_list(request.POST.getlist("concepts"))
+    regions = None
     try:
+        regions = _posted_regions(request.POST.get("regions", ""))
         submission = annotation_submit(
             project=project,
             user=request.user,
             input=input,
-            concept_ids=_int_list(request.POST.getlist("concepts")),
+            concept_ids=concept_ids,
+            regions=regions,
             time_spent_ms=int(spent) if spent.isdigit() else None,
             client_token=request.POST.get("client_token", "")[:64],
             dictionary_versions=_versions(request.POST.get("versions", "")),
         )
     except ServiceError as exc:
+        # The same task again, with what the annotator chose and drew still there.
         slot = QueueSlot.objects.filter(input=input, leased_to=request.user).first()
-        return _render_task(request, project, slot, error=str(exc), status=422)
+        return _render_task(
+            request,
+            project,
+            slot,
+            error=str(exc),
+            status=422,
+            selected=concept_ids,
+            posted_boxes=regions if isinstance(regions, list) else None,
+        )
     notice = "" if submission.outcome is Outcome.CREATED else submission.message
     level = "warning" if submission.outcome is Outcome.LOST else "info"
     slot = queue_next(project=project, user=request.user)

@@ -1,5 +1,6 @@
 // Labeling page: keyboard first. Number/letter keys pick choices, Enter submits, S skips,
-// U undoes, D opens/closes the visual dictionary, ? shows help. The task (#task) is replaced by htmx after each action.
+// U undoes, D opens/closes the visual dictionary, ? shows help. On a project with box groups
+// the box editor (boxes.js) is asked first for the keys it uses. The task (#task) is replaced by htmx after each action.
 (function () {
   let shownAt = performance.now();
   let timer = null;
@@ -64,17 +65,31 @@
     if (open && pane) pane.scrollIntoView({ block: "nearest" });
   }
 
+  // The box editor of the task on screen (boxes.js), if the project draws boxes.
+  const boxEditor = () => (window.PortalBoxes ? window.PortalBoxes.current() : null);
+
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const key = event.key;
-    if (key === "Escape") { closeOverlays(); return; }
+    const boxes = boxEditor();
+    if (key === "Escape") { if (boxes) boxes.escape(); closeOverlays(); return; }
     if (typing(event.target)) return; // the skip reason box handles its own Enter
     if (key === "?") { $("#help").hidden = !$("#help").hidden; event.preventDefault(); return; }
     if (key === "Enter") { event.preventDefault(); submitLabels(); return; }
     const lower = key.toLowerCase();
+    // U: the last box edit first; with none left since the image loaded, the last submission.
+    if (lower === "u") {
+      event.preventDefault();
+      if (boxes && boxes.undo()) return;
+      const undo = $("#undo-button");
+      if (undo) undo.click();
+      return;
+    }
+    // On a box page the editor takes Tab, arrows, Delete, zoom keys, Space and the keys of
+    // box concepts (the concept of the next box); whole-image choices keep their own keys.
+    if (boxes && boxes.handleKey(event)) { event.preventDefault(); return; }
     if (lower === "s") { event.preventDefault(); openSkip(); return; }
     if (lower === "d") { event.preventDefault(); toggleDictionary(); return; }
-    if (lower === "u") { event.preventDefault(); const undo = $("#undo-button"); if (undo) undo.click(); return; }
     if (key.length === 1 && pick(lower)) event.preventDefault();
   });
 

@@ -175,6 +175,8 @@ def _boxes_context(
         "boxes": shown,
         "box_concepts": concepts,
         "boxes_edited": submitted_regions is not None,
+        "has_model_boxes": any(b.confidence is not None for b in boxes),
+        "stored_box_count": len(boxes),
         "regions_json": json.dumps([b.as_json() for b in shown]),
         "boxes_data": {
             "width": input.width or 1,

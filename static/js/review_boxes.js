@@ -20,7 +20,8 @@
 //   select(index)      focus that box
 //   move(dx, dy)       move the selected box by image pixels (kept on the image)
 //   remove()           delete the selected box; the next one gets selected
-//   setConcept(id)     the concept of boxes drawn next; relabels the selected box too
+//   setConcept(id)     the concept of boxes drawn next (a key never relabels a box: keys
+//                      pressed right after C would otherwise change the first box)
 //   handleKey(event)   arrows, Delete/Backspace, a concept's key: true when it used the key
 //   reset()            back to the annotation's boxes, nothing changed
 (function () {
@@ -253,13 +254,6 @@
       setConcept(id) {
         if (!concepts.has(id)) return;
         current = id;
-        const index = api.selected();
-        if (index >= 0 && boxes[index].concept !== id) {
-          boxes[index].concept = id;
-          boxes[index].confidence = null;
-          render();
-          changed();
-        }
         legend();
       },
       handleKey(event) {

@@ -134,16 +134,24 @@
       return { x: clamp((event.clientX - r.left) / r.width, 0, 1), y: clamp((event.clientY - r.top) / r.height, 0, 1), r };
     }
 
+    function onHandle(b, p) {
+      const reach = HANDLE_PX / 2 + 2; // screen pixels around the corner
+      return Math.abs((b.x + b.w - p.x) * p.r.width) <= reach && Math.abs((b.y + b.h - p.y) * p.r.height) <= reach;
+    }
+
     svg.addEventListener("pointerdown", (event) => {
       if (!editing || event.button !== 0) return;
       event.preventDefault();
       const p = point(event);
+      const selected = api.selected();
       const g = event.target.closest("g.box");
-      if (g) {
+      if (selected >= 0 && onHandle(boxes[selected], p)) {
+        // The selected box's corner, even where a later box is painted over it.
+        drag = { mode: "resize", index: selected, start: p, box: { ...boxes[selected] } };
+      } else if (g) {
         const index = Number(g.dataset.index);
         g.focus();
-        const mode = event.target.classList.contains("handle") ? "resize" : "move";
-        drag = { mode, index, start: p, box: { ...boxes[index] } };
+        drag = { mode: "move", index, start: p, box: { ...boxes[index] } };
       } else {
         if (current == null) return;
         if (document.activeElement && document.activeElement.blur) document.activeElement.blur();

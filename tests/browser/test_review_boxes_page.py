@@ -167,3 +167,42 @@ def test_a_refused_correction_shows_why_next_to_the_form_and_keeps_the_edits(
     expect(page.locator("#review-notice")).to_have_text(
         f"No change: recorded as an approval (input #{annotation.input_id})."
     )
+
+
+def test_the_corner_resizes_a_box_and_esc_puts_the_boxes_back(live_server, new_context, waiting):
+    project, annotation = waiting["project"], waiting["annotation"]
+    page = open_review(new_context, live_server, project, waiting["rita"], annotation)
+    boxes = page.locator("#review-boxes g.box")
+    page.keyboard.press("c")
+    expect(boxes.nth(0)).to_be_focused()
+    frame = boxes.nth(0).locator("rect.frame")
+    before = frame.bounding_box()
+
+    # when she drags the face's corner square (where the car's corner touches it) 40 px
+    # right and down
+    handle = boxes.nth(0).locator("rect.handle").bounding_box()
+    x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 20, y + 20)
+    page.mouse.move(x + 40, y + 40)
+    page.mouse.up()
+
+    # then the face grew, the car stayed, and the new sizes are what the form would send
+    expect(boxes.nth(0)).to_be_focused()
+    after = frame.bounding_box()
+    assert after["width"] - before["width"] == pytest.approx(40, abs=2)
+    assert after["height"] - before["height"] == pytest.approx(40, abs=2)
+    field = page.locator("#correct-regions")
+    expect(field).to_be_enabled()
+    sent = page.evaluate("JSON.parse(document.querySelector('#correct-regions').value)")
+    assert sent[0]["w"] > 0.25 + 0.05
+    assert (sent[1]["x"], sent[1]["w"]) == (pytest.approx(0.5), pytest.approx(0.25))
+
+    # and Esc cancels the correction: the boxes are as stored, nothing would be sent
+    page.keyboard.press("Escape")
+    expect(page.locator("#correct-form")).to_be_hidden()
+    expect(field).to_be_disabled()
+    restored = frame.bounding_box()
+    assert restored["width"] == pytest.approx(before["width"], abs=2.5)
+    assert not Annotation.objects.filter(corrects=annotation).exists()

@@ -14,6 +14,10 @@ What counts:
   review feedback.
 - The category of an annotation is its whole label set (a frozenset of concept ids), so two
   annotators agree on an input only when they picked exactly the same concepts.
+- Boxes have their own agreement, per pair of annotators: on each input both annotated, the
+  F1 of matching their boxes (``labeling.boxes.boxes_agreement``: Hungarian matching by
+  concept, IoU >= the project's ``region_iou``), averaged over the inputs where at least one
+  of the two drew a box (two empty answers say nothing about drawing).
 """
 
 import statistics
@@ -25,14 +29,16 @@ from operator import itemgetter
 
 from django.contrib.auth import get_user_model
 
+from labeling.boxes import boxes_agreement, boxes_array
 from labeling.models import (
     Annotation,
     AnnotationSource,
     Concept,
     Project,
+    Region,
     ReviewDecision,
 )
-from labeling.review_rules import cohen_kappa, fleiss_kappa
+from labeling.review_rules import BoxLabel, cohen_kappa, fleiss_kappa
 
 MIN_SHARED = 5  # inputs two annotators must share before their kappa is shown
 CONFUSED_LIMIT = 10
@@ -42,6 +48,7 @@ NO_LABEL = frozenset([None])  # the left join's row of an annotation without lab
 
 Rating = tuple[int, int, frozenset[int]]  # (input id, annotator id, concept ids)
 Grouped = dict[int, dict[int, frozenset[int]]]  # input id -> {annotator id: concept ids}
+BoxRating = tuple[int, int, tuple[BoxLabel, ...]]  # (input id, annotator id, boxes)
 
 
 # ---------------------------------------------------------------------------- pure math
@@ -94,6 +101,44 @@ def mean_kappa_by_annotator(pairs: Iterable[PairAgreement]) -> dict[int, tuple[f
             kappas[pair.a].append(pair.kappa)
             kappas[pair.b].append(pair.kappa)
     return {who: (statistics.fmean(values), len(values)) for who, values in kappas.items()}
+
+
+@dataclass(frozen=True)
+class BoxPairAgreement:
+    a: int  # the smaller annotator id
+    b: int
+    shared: int  # inputs both annotated where at least one of them drew a box
+    mean: float  # mean F1 of their boxes over those inputs
+
+
+def pairwise_box_agreement(
+    ratings: Iterable[BoxRating], *, min_iou: float
+) -> dict[tuple[int, int], BoxPairAgreement]:
+    """Per pair of annotators, the mean ``boxes_agreement`` of their boxes over the inputs
+    both annotated where at least one of them drew a box. Each annotator's first rating of
+    an input counts (pass ratings in the order they were made)."""
+    by_input: dict[int, dict[int, tuple[BoxLabel, ...]]] = defaultdict(dict)
+    for input_id, annotator_id, boxes in ratings:
+        by_input[input_id].setdefault(annotator_id, tuple(boxes))
+    scores: dict[tuple[int, int], list[float]] = defaultdict(list)
+    for raters in by_input.values():
+        for a, b in combinations(sorted(raters), 2):
+            first, second = raters[a], raters[b]
+            if not first and not second:
+                continue
+            scores[(a, b)].append(
+                boxes_agreement(
+                    boxes_array(box for _, box in first),
+                    boxes_array(box for _, box in second),
+                    min_iou=min_iou,
+                    a_concepts=[concept for concept, _ in first],
+                    b_concepts=[concept for concept, _ in second],
+                )
+            )
+    return {
+        (a, b): BoxPairAgreement(a, b, len(values), statistics.fmean(values))
+        for (a, b), values in scores.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -281,6 +326,21 @@ class Bar:
     title: str = ""
 
 
+@dataclass(frozen=True)
+class BoxPairRow:
+    a: str
+    b: str
+    pair: BoxPairAgreement
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.pair.mean
+
+    @property
+    def hue(self) -> int:
+        return kappa_hue(self.pair.mean)
+
+
 @dataclass
 class QualityReport:
     human_annotations: int
@@ -295,6 +355,9 @@ class QualityReport:
     confused: list[Bar]
     has_exclusive: bool
     min_shared: int = MIN_SHARED
+    has_boxes: bool = False  # the project labels boxes: the box agreement table is shown
+    box_pairs: list[BoxPairRow] = field(default_factory=list)
+    region_iou: float = 0.5
 
     @property
     def fleiss_band(self) -> str:
@@ -307,26 +370,33 @@ class QualityReport:
         return 100.0 * min(max(kappa, 0.0), 1.0) if kappa is not None else 0.0
 
 
-def _concept_names(project: Project) -> tuple[dict[int, str], dict[int, str], dict[int, int]]:
-    """The names of the project's concepts, plain and as "parent › child", and the exclusive
-    group (parent id) of each option of a single choice."""
+def _concept_names(
+    project: Project,
+) -> tuple[dict[int, str], dict[int, str], dict[int, int], bool]:
+    """The names of the project's concepts, plain and as "parent › child", the exclusive
+    group (parent id) of each option of a single choice, and whether any group labels boxes
+    (people's boxes exist only then: a group's scope is fixed once it has labels)."""
     rows = list(
         Concept.objects.filter(project=project).values_list(
-            "id", "name", "parent_id", "parent__exclusive"
+            "id", "name", "parent_id", "parent__exclusive", "scope"
         )
     )
-    names = {cid: name for cid, name, _, _ in rows}
+    names = {cid: name for cid, name, _, _, _ in rows}
     display = {
         cid: f"{names[parent]} › {name}" if parent in names else name
-        for cid, name, parent, _ in rows
+        for cid, name, parent, _, _ in rows
     }
-    groups = {cid: parent for cid, _, parent, exclusive in rows if exclusive}
-    return names, display, groups
+    groups = {cid: parent for cid, _, parent, exclusive, _ in rows if exclusive}
+    has_boxes = any(scope == Concept.Scope.REGIONS for *_, scope in rows)
+    return names, display, groups, has_boxes
 
 
-def _load(project: Project) -> tuple[list[tuple[int, int, int | None, bool | None]], Grouped]:
+def _load(
+    project: Project,
+) -> tuple[list[tuple[int, int, int | None, bool | None]], Grouped, dict[int, tuple[int, int]]]:
     """One query: the (annotation id, annotator id, time spent, gold correct) rows that count
-    (see the module's docstring), and the annotators' label sets grouped by input."""
+    (see the module's docstring), the annotators' label sets grouped by input, and the
+    annotation that is each annotator's rating of an input (id -> (input id, annotator id))."""
     rows = (
         Annotation.objects.filter(
             project=project,
@@ -342,17 +412,42 @@ def _load(project: Project) -> tuple[list[tuple[int, int, int | None, bool | Non
     annotations: list[tuple[int, int, int | None, bool | None]] = []
     label_sets: dict[frozenset[int], frozenset[int]] = {}  # one object per distinct set
     by_input: Grouped = defaultdict(dict)
+    rating_ids: dict[int, tuple[int, int]] = {}
     for annotation_id, run in groupby(rows, key=itemgetter(0)):  # one row per label
         label_rows = list(run)
         _, input_id, author_id, time_ms, gold, _ = label_rows[0]
         labels = frozenset(row[5] for row in label_rows) - NO_LABEL
         annotations.append((annotation_id, author_id, time_ms, gold))
+        if author_id not in by_input[input_id]:
+            rating_ids[annotation_id] = (input_id, author_id)
         by_input[input_id].setdefault(author_id, label_sets.setdefault(labels, labels))
-    return annotations, by_input
+    return annotations, by_input, rating_ids
+
+
+def _box_ratings(project: Project, rating_ids: dict[int, tuple[int, int]]) -> list[BoxRating]:
+    """The boxes of each rating annotation (none drawn is an answer too), in rating order."""
+    boxes: dict[int, list[BoxLabel]] = defaultdict(list)
+    rows = (
+        Region.objects.filter(
+            annotation__project=project,
+            annotation__source=AnnotationSource.HUMAN,
+            annotation__author__isnull=False,
+            annotation__corrects__isnull=True,
+        )
+        .order_by("annotation_id", "position", "id")
+        .values_list("annotation_id", "concept_id", "x", "y", "w", "h")
+    )
+    for annotation_id, concept_id, x, y, w, h in rows:
+        if annotation_id in rating_ids:
+            boxes[annotation_id].append((concept_id, (x, y, w, h)))
+    return [
+        (input_id, author_id, tuple(boxes.get(annotation_id, ())))
+        for annotation_id, (input_id, author_id) in rating_ids.items()
+    ]
 
 
 def project_quality(project: Project) -> QualityReport:
-    annotations, by_input = _load(project)
+    annotations, by_input, rating_ids = _load(project)
     decisions = ReviewDecision.objects.filter(project=project).values_list(
         "annotation_id", "action"
     )
@@ -385,7 +480,7 @@ def project_quality(project: Project) -> QualityReport:
         for a in paired
     ]
 
-    names, display, groups = _concept_names(project)
+    names, display, groups, has_boxes = _concept_names(project)
     disagreement = concept_disagreement(by_input)
     concept_bars = [
         Bar(
@@ -408,6 +503,19 @@ def project_quality(project: Project) -> QualityReport:
         )
         for (a, b), n in confused
     ]
+    box_pairs = []
+    if has_boxes:
+        agreement = pairwise_box_agreement(
+            _box_ratings(project, rating_ids), min_iou=project.region_iou
+        )
+
+        def name(who: int) -> str:
+            return users.get(who, f"user {who}")
+
+        box_pairs = sorted(  # the pairs that agree least first: they need a look
+            (BoxPairRow(name(p.a), name(p.b), p) for p in agreement.values()),
+            key=lambda row: (row.pair.mean, -row.pair.shared, row.a, row.b),
+        )
     return QualityReport(
         human_annotations=len(annotations),
         annotators=rows,
@@ -420,4 +528,7 @@ def project_quality(project: Project) -> QualityReport:
         concepts_total=len(disagreement),
         confused=confused_bars,
         has_exclusive=bool(groups),
+        has_boxes=has_boxes,
+        box_pairs=box_pairs,
+        region_iou=project.region_iou,
     )

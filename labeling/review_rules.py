@@ -7,6 +7,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import combinations
 
 ALL = "all"
 SAMPLE = "sample"
@@ -88,9 +89,31 @@ def tier_unreached(review_tier: int | None, tier_count: int) -> bool:
     return review_tier is not None and review_tier > tier_count
 
 
-def correction_changes(proposed: frozenset[int], corrected: frozenset[int]) -> bool:
-    """Whether a "correction" changes anything: the same label set is an approval."""
-    return proposed != corrected
+Box = tuple[float, float, float, float]  # normalised x, y, w, h (see labeling.boxes)
+BoxLabel = tuple[int, Box]  # a box and its concept id
+SAME_BOX = 1e-6  # coordinates closer than this are the same (a float's trip through JSON)
+
+
+def boxes_same(a: Sequence[BoxLabel], b: Sequence[BoxLabel]) -> bool:
+    """The same boxes with the same concepts, in any order (no overlap rule: exactly these)."""
+    if len(a) != len(b):
+        return False
+    pairs = zip(sorted(a), sorted(b), strict=True)
+    return all(
+        ca == cb and all(abs(u - v) <= SAME_BOX for u, v in zip(ba, bb, strict=True))
+        for (ca, ba), (cb, bb) in pairs
+    )
+
+
+def correction_changes(
+    proposed: frozenset[int],
+    corrected: frozenset[int],
+    proposed_boxes: Sequence[BoxLabel] = (),
+    corrected_boxes: Sequence[BoxLabel] = (),
+) -> bool:
+    """Whether a "correction" changes anything: the same label set with the same boxes is an
+    approval."""
+    return proposed != corrected or not boxes_same(proposed_boxes, corrected_boxes)
 
 
 def consensus(label_sets: Sequence[frozenset[int]], majority: int) -> frozenset[int] | None:
@@ -100,6 +123,69 @@ def consensus(label_sets: Sequence[frozenset[int]], majority: int) -> frozenset[
     needed = majority or len(label_sets)
     labels, count = Counter(label_sets).most_common(1)[0]
     return labels if count >= needed else None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one annotation says of an input: its whole-input labels and its boxes."""
+
+    labels: frozenset[int]
+    boxes: tuple[BoxLabel, ...] = ()
+
+
+def boxes_agree(a: Sequence[BoxLabel], b: Sequence[BoxLabel], *, min_iou: float) -> bool:
+    """Two people's boxes on one image agree when they pair up one to one: as many boxes on
+    each side, and the Hungarian matching by concept (``labeling.boxes.boxes_match``) pairs
+    every box with one of the same concept overlapping it by IoU >= ``min_iou``. No boxes on
+    either side agree too ("nothing here")."""
+    if len(a) != len(b):
+        return False
+    if not a:
+        return True
+    from labeling.boxes import boxes_array, boxes_match
+
+    matches = boxes_match(
+        boxes_array(box for _, box in a),
+        boxes_array(box for _, box in b),
+        min_iou=min_iou,
+        a_concepts=[concept for concept, _ in a],
+        b_concepts=[concept for concept, _ in b],
+    )
+    return len(matches) == len(a)
+
+
+def answers_agree(a: Answer, b: Answer, *, min_iou: float) -> bool:
+    """The same whole-input labels, and boxes that agree (``boxes_agree``)."""
+    return a.labels == b.labels and boxes_agree(a.boxes, b.boxes, min_iou=min_iou)
+
+
+def consensus_group(
+    answers: Sequence[Answer], majority: int, *, min_iou: float
+) -> list[int] | None:
+    """The indexes (ascending) of the answers that make the consensus, or None.
+
+    Box agreement is not transitive (A may match B and B match C while A misses C), so a
+    group is built to agree pairwise: each answer in turn seeds one, then takes, in order,
+    every answer that agrees with all those already in it. The largest group (the earliest
+    seed on a tie) is the consensus when it holds at least ``majority`` answers (all of them
+    when 0). Without boxes, agreement is equality of label sets and this picks what
+    ``consensus`` picks."""
+    if not answers:
+        return None
+    n = len(answers)
+    needed = majority or n
+    agree = [[i == j for j in range(n)] for i in range(n)]
+    for i, j in combinations(range(n), 2):
+        agree[i][j] = agree[j][i] = answers_agree(answers[i], answers[j], min_iou=min_iou)
+    best: list[int] = []
+    for seed in range(n):
+        group = [seed]
+        for other in range(n):
+            if other != seed and all(agree[other][member] for member in group):
+                group.append(other)
+        if len(group) > len(best):
+            best = group
+    return sorted(best) if len(best) >= needed else None
 
 
 def cohen_kappa(pairs: Sequence[tuple[object, object]]) -> float | None:

@@ -247,9 +247,10 @@ class Members(_Resource):
 
 
 class ReviewSettings(_Resource):
-    """Review tiers, reject reasons, consensus and gold rate (admins), as on the review
-    settings page. ``tiers`` is one ``{"mode": ..., "sample_rate": ...}`` per tier, tier 1
-    first; modes: all, sample, disagreements, model_doubt, model_spot_check."""
+    """Review tiers, reject reasons, consensus (with the box overlap ``region_iou``) and gold
+    rate (admins), as on the review settings page. ``tiers`` is one
+    ``{"mode": ..., "sample_rate": ...}`` per tier, tier 1 first; modes: all, sample,
+    disagreements, model_doubt, model_spot_check."""
 
     def get(self, *, project: int) -> JSON:
         return self.client.request("GET", f"projects/{project}/review-settings/")
@@ -263,8 +264,9 @@ class ReviewSettings(_Resource):
         consensus_auto_accept: bool,
         consensus_majority: int,
         gold_rate: float,
+        region_iou: float | None = None,
     ) -> JSON:
-        """Replace all of them (PUT)."""
+        """Replace all of them (PUT); ``region_iou`` left out keeps the project's."""
         body = {
             "tiers": tiers,
             "reject_reasons": reject_reasons,
@@ -272,6 +274,8 @@ class ReviewSettings(_Resource):
             "consensus_majority": consensus_majority,
             "gold_rate": gold_rate,
         }
+        if region_iou is not None:
+            body["region_iou"] = region_iou
         return self.client.request("PUT", f"projects/{project}/review-settings/", json_body=body)
 
     def update(self, *, project: int, **fields: Any) -> JSON:

@@ -195,6 +195,11 @@ class ReviewSettingsSerializer(serializers.Serializer):
     )
     consensus_majority = serializers.IntegerField(help_text="How many must agree (0 = all).")
     gold_rate = serializers.FloatField(help_text="Share of gold items in annotators' queues.")
+    region_iou = serializers.FloatField(
+        required=False,
+        help_text="How far two boxes must overlap (IoU, 0.1 to 0.95) to be the same object, "
+        "for consensus and agreement (left out of a PUT: kept).",
+    )
 
 
 @extend_schema(request=ReviewSettingsSerializer, responses=ReviewSettingsSerializer)
@@ -216,6 +221,7 @@ def review_settings_view(request: Request, project_id: int) -> Response:
             consensus_auto_accept=settings["consensus_auto_accept"],
             consensus_majority=settings["consensus_majority"],
             gold_rate=settings["gold_rate"],
+            region_iou=settings["region_iou"],
         )
         project.refresh_from_db()
     return Response(ReviewSettingsSerializer(review_settings_read(project=project)).data)

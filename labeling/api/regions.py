@@ -49,7 +49,7 @@ def regions_from_payload(project, items: list[dict]) -> list[dict]:
     for number, item in enumerate(items, start=1):
         concept = item["data"]["concepts"][0]
         key = concept["id"]
-        ids = [int(key)] if str(key).isdigit() else concepts_resolve(project, [concept])[0]
+        ids = [int(key)] if str(key).isdecimal() else concepts_resolve(project, [concept])[0]
         if not ids:
             raise ServiceError(f"Region {number}: unknown concept {key!r}.")
         try:

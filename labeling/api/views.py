@@ -185,7 +185,15 @@ class DecisionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=["approve", "reject", "correct"])
     reason = serializers.CharField(max_length=300, required=False, default="", allow_blank=True)
     concept_ids = serializers.ListField(
-        child=serializers.IntegerField(max_value=MAX_ID), required=False
+        child=serializers.IntegerField(max_value=MAX_ID),
+        required=False,
+        help_text="For a correction: the right whole-input labels (left out: kept as they are).",
+    )
+    regions = RegionSerializer(
+        many=True,
+        required=False,
+        help_text="For a correction: the right boxes, all of them, as in a submission (left "
+        "out: kept as they are; an empty list removes them).",
     )
 
 
@@ -194,24 +202,29 @@ class DecisionSerializer(serializers.Serializer):
 )
 @api_view(["POST"])
 def decision_create_view(request: Request, annotation_id: int) -> Response:
-    """Approve, reject (with a reason) or correct (with concept_ids) an annotation."""
+    """Approve, reject (with a reason) or correct (with concept_ids and/or regions) an
+    annotation. A correction is a new annotation (``correction``); the original is kept."""
     annotation = get_object_or_404(Annotation, id=annotation_id)
     project, membership = project_membership(request.user, annotation.project_id)
     check_role(membership, REVIEWERS)
     payload = DecisionSerializer(data=request.data)
     payload.is_valid(raise_exception=True)
+    data = dict(payload.validated_data)
     try:
-        decision = review_decide(
-            annotation=annotation, reviewer=request.user, **payload.validated_data
-        )
+        if "regions" in data:
+            data["regions"] = regions_from_payload(project, data["regions"])
+        decision = review_decide(annotation=annotation, reviewer=request.user, **data)
     except ServiceError as exc:
         return Response({"error": str(exc)}, status=status.HTTP_409_CONFLICT)
-    return Response(
-        {
-            "id": decision.id,
-            "annotation": annotation.id,
-            "tier": decision.tier,
-            "action": decision.action,
-        },
-        status=status.HTTP_201_CREATED,
-    )
+    body = {
+        "id": decision.id,
+        "annotation": annotation.id,
+        "tier": decision.tier,
+        "action": decision.action,
+        "correction": decision.correction_id,
+    }
+    if decision.correction is not None:
+        body["regions"] = [
+            region_json(r) for r in decision.correction.regions.select_related("concept")
+        ]
+    return Response(body, status=status.HTTP_201_CREATED)

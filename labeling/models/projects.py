@@ -39,6 +39,12 @@ class Project(models.Model):
     consensus_majority = models.PositiveSmallIntegerField(
         default=0, help_text="How many must agree for consensus; 0 means all of them."
     )
+    region_iou = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.1), MaxValueValidator(0.95)],
+        help_text="How far two boxes must overlap (IoU) to count as the same object, for "
+        "consensus and agreement.",
+    )
     gold_rate = models.FloatField(
         default=0.05,
         validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],

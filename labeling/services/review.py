@@ -26,10 +26,22 @@ from labeling.models import (
     ReviewTier,
     Role,
 )
-from labeling.review_rules import Facts, TierRule, consensus, correction_changes, next_tier
-from labeling.services.annotations import annotation_create
+from labeling.review_rules import (
+    Answer,
+    BoxLabel,
+    Facts,
+    TierRule,
+    consensus_group,
+    correction_changes,
+    next_tier,
+)
+from labeling.services.annotations import RegionSpec, annotation_create
 from labeling.services.errors import ServiceError
-from labeling.services.queue import checked_labels, queue_slots_open
+from labeling.services.queue import (
+    checked_labels,
+    checked_regions,
+    queue_slots_open,
+)
 from labeling.services.statuses import input_status_refresh
 
 Action = ReviewDecision.Action
@@ -77,15 +89,21 @@ def review_settings_update(
     consensus_auto_accept: bool,
     consensus_majority: int,
     gold_rate: float,
+    region_iou: float | None = None,
 ) -> None:
-    """Check everything first, then save tiers, reasons and consensus/gold settings at once.
+    """Check everything first, then save tiers, reasons and consensus/gold settings at once
+    (``region_iou``: the overlap two boxes need to be one object; None keeps it).
 
     The browser's review settings page and the API both call this: one set of rules."""
     if not math.isfinite(gold_rate):  # NaN passes the model's range validators
         raise ServiceError("The gold rate must be a number between 0 and 0.5.")
+    if region_iou is not None and not math.isfinite(region_iou):
+        raise ServiceError("The box overlap (IoU) must be a number between 0.1 and 0.95.")
     project.consensus_auto_accept = consensus_auto_accept
     project.consensus_majority = consensus_majority
     project.gold_rate = gold_rate
+    if region_iou is not None:
+        project.region_iou = region_iou
     try:
         project.full_clean()
     except ValidationError as exc:
@@ -93,7 +111,9 @@ def review_settings_update(
     with transaction.atomic():
         review_tiers_configure(project=project, tiers=tiers)
         reject_reasons_set(project=project, reasons=reasons)
-        project.save(update_fields=["consensus_auto_accept", "consensus_majority", "gold_rate"])
+        project.save(
+            update_fields=["consensus_auto_accept", "consensus_majority", "gold_rate", "region_iou"]
+        )
 
 
 def review_settings_read(*, project: Project) -> dict:
@@ -105,6 +125,7 @@ def review_settings_read(*, project: Project) -> dict:
         "consensus_auto_accept": project.consensus_auto_accept,
         "consensus_majority": project.consensus_majority,
         "gold_rate": project.gold_rate,
+        "region_iou": project.region_iou,
     }
 
 
@@ -164,35 +185,64 @@ def _label_set(annotation: Annotation) -> frozenset[int]:
     return frozenset(label.concept_id for label in annotation.labels.all())
 
 
-def consensus_resolve(*, input: Input, project: Project) -> None:
-    """Once every slot of an input is filled: accept the waiting annotations whose labels
-    the agreed set (when the project says so), or flag a disagreement and route them to review.
+def _boxes(annotation: Annotation) -> tuple[BoxLabel, ...]:
+    return tuple((region.concept_id, region.box) for region in annotation.regions.all())
 
+
+def consensus_resolve(*, input: Input, project: Project) -> None:
+    """Once every slot of an input is filled: accept the waiting annotations that agree
+    (when the project says so), or flag a disagreement and route them to review.
+
+    Annotations agree when they give the same whole-input labels and their boxes pair up one
+    to one by concept with IoU >= ``project.region_iou`` (``review_rules.consensus_group``).
     Agreement is judged over all the input's live annotations (not rejected or superseded),
     whatever their tier, so a resubmission is never a "consensus" of one.
+
+    With boxes, agreeing annotations still differ by a few pixels, and the input must have
+    one set of boxes: the earliest waiting annotation of the agreeing group is accepted with
+    its boxes as drawn (no mean of the matched boxes, so an accepted box is always one a
+    person drew), and the group's other waiting annotations are superseded by it, each with
+    a consensus decision naming it. Without boxes they say the same thing, and all of them
+    are accepted, as before.
     """
     live = list(
         Annotation.objects.filter(queue_slots__input=input)
         .exclude(status__in=[AnnotationStatus.REJECTED, AnnotationStatus.SUPERSEDED])
-        .prefetch_related("labels")
+        .prefetch_related("labels", "regions")
     )
     waiting = [
         a for a in live if a.status == AnnotationStatus.PENDING_REVIEW and a.review_tier == 0
     ]
     if not waiting:
         return
-    sets = {a.id: _label_set(a) for a in live}
-    agreed = consensus(list(sets.values()), project.consensus_majority) if len(live) > 1 else None
-    disagreement = len(set(sets.values())) > 1
+    answers = [Answer(_label_set(a), _boxes(a)) for a in live]
+    min_iou = project.region_iou
+    group = (
+        consensus_group(answers, project.consensus_majority, min_iou=min_iou)
+        if len(live) > 1
+        else None
+    )
+    agreed = {live[i].id for i in group or ()}
+    disagreement = consensus_group(answers, 0, min_iou=min_iou) is None  # not all agree
+    kept = next((a for a in waiting if a.id in agreed), None)  # the earliest: ordered by id
     rules = tier_rules(project)
     for annotation in waiting:
         annotation.disagreement = disagreement
         annotation.save(update_fields=["disagreement"])
-        if project.consensus_auto_accept and agreed is not None and sets[annotation.id] == agreed:
+        if project.consensus_auto_accept and annotation.id in agreed:
+            duplicate = annotation is not kept and bool(_boxes(annotation))
             ReviewDecision.objects.create(
-                project=project, annotation=annotation, tier=0, action=Action.CONSENSUS
+                project=project,
+                annotation=annotation,
+                tier=0,
+                action=Action.CONSENSUS,
+                reason=f"Same boxes as annotation #{kept.id}, accepted in its place."
+                if duplicate
+                else "",
             )
-            annotation.status = AnnotationStatus.ACCEPTED
+            annotation.status = (
+                AnnotationStatus.SUPERSEDED if duplicate else AnnotationStatus.ACCEPTED
+            )
             annotation.save(update_fields=["status", "updated_at"])
         else:
             annotation_route(annotation=annotation, after_tier=0, rules=rules)
@@ -299,13 +349,17 @@ def review_decide(
     action: str,
     reason: str = "",
     concept_ids: list[int] | None = None,
+    regions: list[dict] | None = None,
     bulk: bool = False,
     now: datetime | None = None,
 ) -> ReviewDecision:
     """Approve, reject (with a reason) or correct an annotation at its current tier.
 
-    A correction that keeps the labels as they are is recorded as an approval (the returned
-    decision's action says which was recorded)."""
+    A correction gives the right whole-input labels (``concept_ids``), the right boxes
+    (``regions``, shaped as submissions: ``{"concept", "x", "y", "w", "h"}``), or both; what
+    it leaves out (None) stays as the annotation has it. It is checked as a submission is,
+    and a refused one changes nothing. A correction that keeps the labels and boxes as they
+    are is recorded as an approval (the returned decision's action says which was recorded)."""
     now = now or timezone.now()
     reason = reason.strip()
     if action == Action.REJECT and not reason:
@@ -322,10 +376,16 @@ def review_decide(
         _check_can_decide(annotation, reviewer, now)
         tier = annotation.review_tier
         labels: list[int] = []
+        boxes: list[RegionSpec] = []
         if action == Action.CORRECT:
-            labels = checked_labels(project, concept_ids or [])
-            if not correction_changes(_label_set(annotation), frozenset(labels)):
-                action = Action.APPROVE  # the labels stand as they are: that is an approval
+            labels, boxes = _checked_correction(annotation, concept_ids, regions)
+            if not correction_changes(
+                _label_set(annotation),
+                frozenset(labels),
+                _boxes(annotation),
+                [(b.concept_id, b.box) for b in boxes],
+            ):
+                action = Action.APPROVE  # it stands as it is: that is an approval
         decision = ReviewDecision(
             project=project,
             annotation=annotation,
@@ -342,7 +402,7 @@ def review_decide(
             decision.save()
             _reject(annotation, reason, now)
         else:
-            correction = _correct(annotation, reviewer, labels)
+            correction = _correct(annotation, reviewer, labels, boxes)
             decision.corrected_concept_ids = labels
             decision.correction = correction
             decision.save()
@@ -373,6 +433,10 @@ def _reject(annotation: Annotation, reason: str, now: datetime) -> None:
         defaults={
             "project_id": annotation.project_id,
             "concept_ids": labels,
+            "regions": [  # what was drawn, to fix rather than redraw
+                {"concept": r.concept_id, "x": r.x, "y": r.y, "w": r.w, "h": r.h}
+                for r in annotation.regions.filter(parent__isnull=True)
+            ],
             "note": f"Rejected: {reason}"[:300],
         },
     )
@@ -383,14 +447,40 @@ def _reject(annotation: Annotation, reason: str, now: datetime) -> None:
     )
 
 
-def _correct(annotation: Annotation, reviewer, labels: list[int]) -> Annotation:
-    """The reviewer's labels replace the annotation's; the original is kept, superseded."""
+def _checked_correction(
+    annotation: Annotation, concept_ids: list[int] | None, regions: list[dict] | None
+) -> tuple[list[int], list[RegionSpec]]:
+    """The corrected labels and boxes, checked as a submission's are; what the correction
+    leaves out (None) is the annotation's own. Its boxes are copied with their links to the
+    boxes they classify; a model's confidences are not (a person has now looked at them)."""
+    if concept_ids is None and regions is None:
+        raise ServiceError("A correction gives the right labels, the right boxes, or both.")
+    project = annotation.project
+    if regions is None:
+        stored = list(annotation.regions.all())
+        index = {region.id: i for i, region in enumerate(stored)}
+        boxes = [RegionSpec(r.concept_id, r.box, parent=index.get(r.parent_id)) for r in stored]
+    else:
+        boxes = [RegionSpec(r.concept_id, r.box) for r in checked_regions(project, regions)]
+    if concept_ids is None:
+        labels = list(annotation.labels.values_list("concept_id", flat=True))
+    else:
+        labels = checked_labels(project, concept_ids, regions_given=bool(boxes))
+    return labels, boxes
+
+
+def _correct(
+    annotation: Annotation, reviewer, labels: list[int], boxes: list[RegionSpec]
+) -> Annotation:
+    """The reviewer's labels and boxes replace the annotation's; the original is kept,
+    superseded, with its own labels and boxes untouched."""
     correction = annotation_create(
         project_id=annotation.project_id,
         input_id=annotation.input_id,
         source=AnnotationSource.HUMAN,
         status=AnnotationStatus.PENDING_REVIEW,
         concept_ids=labels,
+        regions=boxes,
         author=reviewer,
         review_tier=annotation.review_tier,
         corrects=annotation,

@@ -1,5 +1,8 @@
 """Reviewer pages: the tier queue (keyboard first), bulk approval, and the tiers' settings."""
 
+import json
+import math
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -15,6 +18,7 @@ from labeling.models import (
     Annotation,
     AnnotationSource,
     AnnotationStatus,
+    Concept,
     Project,
     RejectReason,
     ReviewDecision,
@@ -23,6 +27,7 @@ from labeling.models import (
 )
 from labeling.permissions import ADMIN, project_view
 from labeling.services.errors import ServiceError
+from labeling.services.queue import region_concept_ids
 from labeling.services.review import (
     review_bulk_approve,
     review_decide,
@@ -37,11 +42,168 @@ BULK_LIMIT = 5000
 BULK_PAGE_SIZE = 24  # thumbnails per page of the bulk approval page
 
 
-def _review_context(
-    request: HttpRequest, project: Project, annotation: Annotation | None, **extra
+# Box colours, one per concept of the project's box groups in taxonomy order (a set whose
+# neighbours differ in hue and lightness, readable on photos and on white).
+PALETTE = (
+    "#e6194b",
+    "#3cb44b",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#0fa5b8",
+    "#f032e6",
+    "#9a6324",
+    "#469990",
+    "#800000",
+)
+
+
+@dataclass(frozen=True)
+class BoxConcept:
+    id: int
+    name: str
+    key: str
+    color: str
+    count: int = 0  # boxes of it on the annotation shown
+
+
+@dataclass(frozen=True)
+class BoxView:
+    """A box as the review page draws it: its place in percent of the image."""
+
+    concept_id: int
+    name: str
+    color: str
+    x: float
+    y: float
+    w: float
+    h: float
+    confidence: float | None = None
+
+    def _percent(self, value: float) -> str:
+        return f"{100 * value:.4f}"
+
+    @property
+    def left(self) -> str:
+        return self._percent(self.x)
+
+    @property
+    def top(self) -> str:
+        return self._percent(self.y)
+
+    @property
+    def width(self) -> str:
+        return self._percent(self.w)
+
+    @property
+    def height(self) -> str:
+        return self._percent(self.h)
+
+    @property
+    def caption(self) -> str:
+        if self.confidence is None:
+            return self.name
+        return f"{self.name} {self.confidence:.2f}"
+
+    def as_json(self) -> dict:
+        return {
+            "concept": self.concept_id,
+            "x": self.x,
+            "y": self.y,
+            "w": self.w,
+            "h": self.h,
+            "confidence": self.confidence,
+        }
+
+
+def _colour(concept_id: int, order: dict[int, int]) -> str:
+    return PALETTE[order.get(concept_id, concept_id) % len(PALETTE)]
+
+
+def _submitted_boxes(raw, names: dict[int, str], order: dict[int, int]) -> list[BoxView]:
+    """The boxes a refused correction sent, drawn again so the reviewer's edits stay on
+    screen (whatever cannot be drawn is left out: the error says what was wrong)."""
+    shown = []
+    for item in raw if isinstance(raw, list) else []:
+        try:
+            concept = int(item["concept"])
+            x, y, w, h = (float(item[k]) for k in ("x", "y", "w", "h"))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if concept in names and all(math.isfinite(v) for v in (x, y, w, h)) and w > 0 < h:
+            shown.append(BoxView(concept, names[concept], _colour(concept, order), x, y, w, h))
+    return shown
+
+
+def _boxes_context(
+    project: Project, annotation: Annotation, groups, submitted_regions=None
 ) -> dict:
+    """What the review page needs to draw the annotation's boxes and edit them: the box
+    concepts (legend, keys, colours), the boxes, and the same as JSON for the editor."""
+    boxed = region_concept_ids(project)
+    keys = {c.concept.id: c.key for g in groups for c in g.choices}
+    choices = [c.concept for g in groups for c in g.choices if c.concept.id in boxed]
+    order = {concept.id: i for i, concept in enumerate(choices)}
+    regions = list(annotation.regions.select_related("concept"))
+    boxes = [
+        BoxView(
+            r.concept_id,
+            r.concept.name,
+            _colour(r.concept_id, order),
+            r.x,
+            r.y,
+            r.w,
+            r.h,
+            r.confidence,
+        )
+        for r in regions
+    ]
+    shown = boxes
+    if submitted_regions is not None:
+        names = dict(Concept.objects.filter(project=project).values_list("id", "name"))
+        shown = _submitted_boxes(submitted_regions, names, order)
+    counts = {}
+    for box in shown:
+        counts[box.concept_id] = counts.get(box.concept_id, 0) + 1
+    concepts = [
+        BoxConcept(c.id, c.name, keys.get(c.id, ""), _colour(c.id, order), counts.get(c.id, 0))
+        for c in choices
+    ]
+    input = annotation.input
+    return {
+        "boxes_on": bool(concepts or boxes),
+        "boxes": shown,
+        "box_concepts": concepts,
+        "boxes_edited": submitted_regions is not None,
+        "has_model_boxes": any(b.confidence is not None for b in boxes),
+        "stored_box_count": len(boxes),
+        "regions_json": json.dumps([b.as_json() for b in shown]),
+        "boxes_data": {
+            "width": input.width or 1,
+            "height": input.height or 1,
+            "concepts": [
+                {"id": c.id, "name": c.name, "key": c.key, "color": c.color} for c in concepts
+            ],
+            "boxes": [b.as_json() for b in boxes],
+            "edited": [b.as_json() for b in shown] if submitted_regions is not None else None,
+        },
+    }
+
+
+def _review_context(
+    request: HttpRequest,
+    project: Project,
+    annotation: Annotation | None,
+    *,
+    submitted: dict | None = None,
+    **extra,
+) -> dict:
+    """``submitted``: a refused decision sent back to fix (its action, and for a correction
+    its labels and boxes), shown with the form it came from still open."""
     groups = selectors.label_form(project)
     others = []
+    boxes = {"boxes_on": False}
+    label_ids = []
     if annotation is not None:
         others = list(
             Annotation.objects.filter(input_id=annotation.input_id)
@@ -50,22 +212,41 @@ def _review_context(
             .select_related("author")
             .prefetch_related("labels__concept", "decisions")
         )
+        label_ids = [label.concept_id for label in annotation.labels.all()]
+        correcting = submitted is not None and submitted["action"] == Action.CORRECT
+        boxes = _boxes_context(
+            project, annotation, groups, submitted["regions"] if correcting else None
+        )
+        if correcting:
+            label_ids = submitted["concept_ids"]
+    boxed = {c.id for c in boxes.get("box_concepts", [])}
+    label_groups = [
+        replace(g, choices=[c for c in g.choices if c.concept.id not in boxed]) for g in groups
+    ]
     return {
         "project": project,
         "annotation": annotation,
         "tier": reviewer_tier(project, request.user, request.membership),
         "labels": list(annotation.labels.all()) if annotation else [],
-        "label_ids": [label.concept_id for label in annotation.labels.all()] if annotation else [],
+        "label_ids": label_ids,
         "others": others,
         "decisions": list(annotation.decisions.all()) if annotation else [],
         "groups": groups,
+        "label_groups": [g for g in label_groups if g.choices],
         "reasons": RejectReason.objects.filter(project=project),
+        "open_form": submitted["action"] if submitted else "",
+        "submitted_reason": submitted.get("reason", "") if submitted else "",
+        **boxes,
         **extra,
     }
 
 
 def _render(
-    request: HttpRequest, project: Project, annotation: Annotation | None, status=200, **extra
+    request: HttpRequest,
+    project: Project,
+    annotation: Annotation | None,
+    status: int = 200,
+    **extra,
 ) -> HttpResponse:
     template = "labeling/review/_item.html" if request.htmx else "labeling/review/page.html"
     return render(
@@ -87,21 +268,37 @@ def review_page(request: HttpRequest, project: Project) -> HttpResponse:
 @project_view(REVIEWERS)
 def review_decide_view(request: HttpRequest, project: Project, annotation_id: int):
     annotation = get_object_or_404(Annotation, id=annotation_id, project=project)
+    action = request.POST.get("action", "")
     reason = request.POST.get("reason", "").strip() or request.POST.get("reason_choice", "")
     concepts = [int(v) for v in request.POST.getlist("concepts") if v.isdigit()]
+    regions = None  # the box editor sends the boxes only once the reviewer changed them
     try:
+        if "regions" in request.POST:
+            try:
+                regions = json.loads(request.POST["regions"])
+            except ValueError:
+                raise ServiceError("The boxes sent could not be read; reload the page.") from None
         decision = review_decide(
             annotation=annotation,
             reviewer=request.user,
-            action=request.POST.get("action", ""),
+            action=action,
             reason=reason,
             concept_ids=concepts,
+            regions=regions,
         )
     except ServiceError as exc:
         annotation.refresh_from_db()
         still_mine = annotation.review_leased_to_id == request.user.id
         current = annotation if still_mine else _next(request, project)
-        return _render(request, project, current, status=422, error=str(exc))
+        submitted = None
+        if still_mine and action in (Action.REJECT, Action.CORRECT):
+            submitted = {
+                "action": action,
+                "reason": request.POST.get("reason", ""),
+                "concept_ids": concepts,
+                "regions": regions,
+            }
+        return _render(request, project, current, status=422, error=str(exc), submitted=submitted)
     notice = f"{decision.get_action_display()} (input #{annotation.input_id})."
     if request.POST.get("action") == Action.CORRECT and decision.action == Action.APPROVE:
         notice = f"No change: recorded as an approval (input #{annotation.input_id})."
@@ -178,6 +375,7 @@ def review_settings(request: HttpRequest, project: Project) -> HttpResponse:
                 consensus_auto_accept=bool(post.get("consensus_auto_accept")),
                 consensus_majority=int(post.get("consensus_majority") or 0),
                 gold_rate=float(post.get("gold_rate") or 0),
+                region_iou=float(post["region_iou"]) if post.get("region_iou") else None,
             )
         except ServiceError as exc:  # before ValueError, which it extends
             messages.error(request, str(exc))

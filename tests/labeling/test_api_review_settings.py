@@ -20,6 +20,7 @@ SETUP = {
     "consensus_auto_accept": True,
     "consensus_majority": 2,
     "gold_rate": 0.1,
+    "region_iou": 0.6,
 }
 
 
@@ -43,6 +44,7 @@ def test_a_new_project_has_no_tiers_and_default_settings(project, admin):
         "consensus_auto_accept": project.consensus_auto_accept,
         "consensus_majority": project.consensus_majority,
         "gold_rate": project.gold_rate,
+        "region_iou": 0.5,
     }
 
 
@@ -97,6 +99,8 @@ def test_the_whole_review_setup_through_the_api(project, admin, annotator):
         ({"tiers": [{"mode": "all"}] * 4}, "at most 3 review tiers"),
         ({"gold_rate": 0.9}, "0.5"),
         ({"consensus_majority": -1}, "0"),
+        ({"region_iou": 0.05}, "0.1"),
+        ({"region_iou": 0.99}, "0.95"),
     ],
 )
 def test_a_broken_rule_is_a_400_with_the_services_message_and_nothing_saved(
@@ -108,6 +112,7 @@ def test_a_broken_rule_is_a_400_with_the_services_message_and_nothing_saved(
     assert message in response.json()["error"]
     project.refresh_from_db()
     assert (project.review_tiers, project.gold_rate) == (0, pytest.approx(0.05))
+    assert project.region_iou == pytest.approx(0.5)
     assert not project.reject_reasons.exists()
 
 
@@ -136,8 +141,25 @@ def test_the_browser_form_and_the_api_store_the_same(client, project, admin):
             "consensus_auto_accept": "1",
             "consensus_majority": "2",
             "gold_rate": "0.1",
+            "region_iou": "0.6",
         },
     )
 
     # then the API reads back what the API would have written
     assert api(admin).get(url(project)).json() == SETUP
+
+
+def test_a_put_without_the_box_overlap_keeps_it(project, admin):
+    # given a project whose boxes must overlap by 0.7
+    client = api(admin)
+    client.patch(url(project), {"region_iou": 0.7}, format="json")
+
+    # when an older client PUTs the settings it knows (no region_iou)
+    older = {k: v for k, v in SETUP.items() if k != "region_iou"}
+    response = client.put(url(project), older, format="json")
+
+    # then the overlap stays
+    assert response.status_code == 200
+    assert response.json()["region_iou"] == pytest.approx(0.7)
+    project.refresh_from_db()
+    assert project.region_iou == pytest.approx(0.7)

@@ -28,6 +28,7 @@ def test_the_client_sets_up_review_tiers_and_reads_them_back(live_server):
         consensus_auto_accept=False,
         consensus_majority=0,
         gold_rate=0.05,
+        region_iou=0.6,
     )
     settings = client.review_settings.update(project=project, gold_rate=0.2)
 
@@ -41,6 +42,7 @@ def test_the_client_sets_up_review_tiers_and_reads_them_back(live_server):
         "consensus_auto_accept": False,
         "consensus_majority": 0,
         "gold_rate": 0.2,
+        "region_iou": 0.6,
     }
     assert client.projects.get(project)["review_tiers"] == 2
     assert tier_rules(Project.objects.get(id=project)) == [

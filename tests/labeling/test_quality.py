@@ -6,14 +6,22 @@ import pytest
 from django.urls import reverse
 from factories import AnnotationFactory, InputFactory, MembershipFactory, UserFactory
 
-from labeling.models import AnnotationLabel, AnnotationSource, AnnotationStatus, ReviewDecision
+from labeling.models import (
+    AnnotationLabel,
+    AnnotationSource,
+    AnnotationStatus,
+    Region,
+    ReviewDecision,
+)
 from labeling.quality import (
+    BoxPairAgreement,
     PairAgreement,
     annotator_stats,
     concept_disagreement,
     confused_pairs,
     kappa_band,
     mean_kappa_by_annotator,
+    pairwise_box_agreement,
     pairwise_kappa,
     project_fleiss,
     project_quality,
@@ -401,3 +409,80 @@ def test_outsider_gets_404(client, project, outsider):
     client.force_login(outsider)
 
     assert client.get(quality_url(project)).status_code == 404
+
+
+# ---------------------------------------------------------------------------- boxes
+
+FACE, CAR = 11, 12
+HERE = (0.1, 0.1, 0.4, 0.4)
+NUDGED = (0.12, 0.1, 0.4, 0.4)  # IoU 0.9 with HERE
+ELSEWHERE = (0.6, 0.6, 0.2, 0.2)
+
+
+def test_box_agreement_per_pair_by_hand():
+    # given three inputs that X and Y both annotated, and one only X did
+    ratings = [
+        (1, X, ((FACE, HERE),)),
+        (1, Y, ((FACE, NUDGED),)),  # the same face: 1.0
+        (2, X, ((FACE, HERE), (CAR, ELSEWHERE))),
+        (2, Y, ((FACE, NUDGED),)),  # the car missed: 2 * 1 / 3
+        (3, X, ()),
+        (3, Y, ()),  # neither drew a box: left out
+        (4, X, ((CAR, HERE),)),
+        (4, Y, ((FACE, HERE),)),  # another concept: 0.0
+        (5, X, ((FACE, HERE),)),  # Y did not annotate it
+        (1, X, ((CAR, ELSEWHERE),)),  # X's later redo of input 1: the first rating counts
+    ]
+
+    # when
+    pairs = pairwise_box_agreement(ratings, min_iou=0.5)
+
+    # then
+    assert pairs == {(X, Y): BoxPairAgreement(X, Y, 3, pytest.approx((1 + 2 / 3 + 0) / 3))}
+
+
+def test_box_agreement_follows_the_overlap_setting():
+    ratings = [(1, X, ((FACE, HERE),)), (1, Y, ((FACE, NUDGED),))]
+
+    assert pairwise_box_agreement(ratings, min_iou=0.85)[(X, Y)].mean == 1.0
+    assert pairwise_box_agreement(ratings, min_iou=0.95)[(X, Y)].mean == 0.0
+
+
+@pytest.mark.django_db
+def test_the_quality_page_shows_box_agreement_per_pair(client, project, admin):
+    # given a box group, and two annotators who drew one face alike and disagree on a car
+    objects = concept_create(project=project, name="objects", actor=admin, scope="regions")
+    face = concept_create(project=project, name="face", parent=objects, actor=admin)
+    car = concept_create(project=project, name="car", parent=objects, actor=admin)
+    a, b = UserFactory(username="ann"), UserFactory(username="ben")
+    one, two = InputFactory(project=project), InputFactory(project=project)
+    for user, boxes_one, boxes_two in (
+        (a, [(face, HERE)], [(car, HERE)]),
+        (b, [(face, NUDGED)], []),
+    ):
+        for item, boxes in ((one, boxes_one), (two, boxes_two)):
+            annotation = AnnotationFactory(input=item, author=user)
+            for position, (concept, box) in enumerate(boxes):
+                x, y, w, h = box
+                Region.objects.create(
+                    annotation=annotation, concept=concept, x=x, y=y, w=w, h=h, position=position
+                )
+    client.force_login(admin)
+
+    # when
+    report = project_quality(project)
+    html = client.get(quality_url(project)).content.decode()
+
+    # then the pair agrees fully on input one, not at all on input two: 0.5 over 2 inputs
+    (row,) = report.box_pairs
+    assert (row.a, row.b, row.pair.shared, row.pair.mean) == ("ann", "ben", 2, 0.5)
+    assert 'id="box-agreement-table"' in html
+    assert "ann · ben" in html and "0.50" in html
+
+
+@pytest.mark.django_db
+def test_a_project_without_boxes_shows_no_box_agreement(client, project, admin, world):
+    client.force_login(admin)
+
+    assert not project_quality(project).has_boxes
+    assert 'id="box-agreement"' not in client.get(quality_url(project)).content.decode()

@@ -62,8 +62,10 @@ def box_examples(
     latest = dict(annotations.order_by("input_id", "id").values_list("input_id", "id"))
     counted = (
         annotations.filter(id__in=latest.values())
-        .annotate(boxes=Count("regions", distinct=True), labels=Count("labels", distinct=True))
-        .filter(Q(boxes__gt=0) | Q(labels=0))
+        .annotate(
+            box_count=Count("regions", distinct=True), label_count=Count("labels", distinct=True)
+        )
+        .filter(Q(box_count__gt=0) | Q(label_count=0))
         .values_list("id", "input_id")
     )
     chosen = dict(counted)  # annotation id -> input id

@@ -1,0 +1,136 @@
+"""A visual detector through the model loop: people's boxes in, a ready version with COCO
+AP, per-concept box thresholds and a promotion decision out; then a workflow run of the
+live detector writes boxes (accepted and pending) through the one annotation writer."""
+
+import io
+
+import numpy as np
+import pytest
+
+from labeling.models import AnnotationSource, AnnotationStatus, Input, Split
+from labeling.services.annotations import RegionSpec, annotation_create
+from labeling.services.ingest import input_ingest
+from labeling.services.taxonomy import concept_create
+from training.ml.synthetic import make_digits_set
+from training.models import ModelVersion
+from training.services.detection import box_concepts, box_examples
+from training.services.versions import model_create, version_queue, version_train
+from workflows.engine import plan_compile
+from workflows.model_ports import portal_registry
+from workflows.runners import runners_build, stored_images
+from workflows.spec import parse
+
+pytestmark = pytest.mark.django_db
+
+
+def png(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def boxed(project, admin):
+    """Two box concepts and 12 synthetic images with their digits boxed: 8 train, 4 eval,
+    and 3 more images with no label yet."""
+    group = concept_create(project=project, name="digits", actor=admin, scope="regions")
+    concepts = [
+        concept_create(project=project, name=name, parent=group, actor=admin)
+        for name in ("zero", "one")
+    ]
+    data = make_digits_set(15, classes=2, seed=3, size=(128, 96), digit_size=(28, 40))
+    inputs = []
+    for index, (image, boxes, classes) in enumerate(
+        zip(data.images, data.boxes, data.classes, strict=True)
+    ):
+        input = input_ingest(project=project, name=f"s{index}.png", data=png(image)).input
+        Input.objects.filter(id=input.id).update(
+            split=Split.EVAL if index % 3 == 2 else Split.TRAIN
+        )
+        inputs.append(input)
+        if index >= 12:
+            continue
+        annotation_create(
+            project_id=project.id,
+            input_id=input.id,
+            source=AnnotationSource.IMPORT,
+            status=AnnotationStatus.ACCEPTED,
+            concept_ids=[],
+            regions=[
+                RegionSpec(concepts[int(k)].id, tuple(float(v) for v in box))
+                for box, k in zip(boxes, classes, strict=True)
+            ],
+        )
+    return concepts, inputs
+
+
+def test_boxed_inputs_are_the_detectors_examples(project, boxed):
+    concepts, _ = boxed
+    ids = [c.id for c in concepts]
+    assert box_concepts(project) == ids
+    train = box_examples(project, ids, split=Split.TRAIN)
+    evaluation = box_examples(project, ids, split=Split.EVAL)
+    assert (len(train), len(evaluation)) == (8, 4)
+    assert train.boxes == sum(len(k) for _, k in train.targets) > 8
+    boxes, classes = train.targets[0]
+    assert boxes.shape[1] == 4 and set(classes.tolist()) <= {0, 1}
+
+
+def test_a_detector_trains_evaluates_and_goes_live(project, admin, boxed):
+    model = model_create(
+        project=project,
+        name="Digits detector",
+        type="visual-detector",
+        params={"image_size": 128, "epochs": 2, "batch_size": 4},
+        actor=admin,
+    )
+    version = version_train(version_id=version_queue(model=model, actor=admin).id)
+
+    assert version.status == ModelVersion.Status.READY, version.error
+    assert version.metrics["kind"] == "regions"
+    assert 0.0 <= version.metrics["map50"] <= 1.0
+    assert set(version.thresholds) == {str(c.id) for c in boxed[0]}
+    assert version.counts["train_inputs"] == 8 and version.counts["eval_inputs"] == 4
+    assert version.promotion["promoted"] is True
+    model.refresh_from_db()
+    assert model.active_version_id == version.id
+
+    document = {
+        "nodes": [
+            {"id": "input", "type": "input"},
+            {
+                "id": "detect",
+                "type": "model",
+                "model": {"type": "visual-detector", "id": model.id, "version": "live"},
+                "inputs": [{"node_id": "input"}],
+            },
+            {
+                "id": "boxes",
+                "type": "region-thresholder",
+                "inputs": [{"node_id": "detect"}],
+                "params": {"source": "table", "default_threshold": 0.0, "doubt_band": 0},
+            },
+            {
+                "id": "write",
+                "type": "annotation-writer",
+                "inputs": [
+                    {"node_id": "boxes", "port": "passed"},
+                    {"node_id": "boxes", "port": "passed_inputs"},
+                ],
+                "params": {"status": "pending_review", "band": "doubt"},
+            },
+        ]
+    }
+    workflow = parse(document)
+    resolved = runners_build(project=project, workflow=workflow)
+    plan = plan_compile(workflow, portal_registry())
+    unlabeled = [i.id for i in boxed[1][12:]]
+
+    result = plan.run(stored_images(unlabeled), runners=resolved.runners)
+
+    regions = result.outputs["detect"]["regions"]
+    assert len(regions.scores) > 0  # the score floor keeps some boxes of a 2-epoch model
+    assert set(regions.concept_ids) <= {c.id for c in boxed[0]}
+    assert np.all((regions.boxes >= -1e-6) & (regions.boxes <= 1 + 1e-6))
+    assert regions.tuned is not None and regions.source["model"] == "Digits detector"
+    assert result.rows and all(row.regions and not row.labels for row in result.rows)

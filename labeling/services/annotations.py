@@ -64,30 +64,12 @@ def annotation_create(
     return annotation
 
 
-def annotation_regions_set(*, annotation: Annotation, regions: list[RegionSpec]) -> list[Region]:
+def annotation_regions_set(*, annotation: Annotation, regions: list[RegionSpec]) -> None:
     """Give the annotation exactly these boxes (replacing any it had). A parent index must
     point to an earlier region of the list."""
     if annotation.pk and annotation.regions.exists():
         annotation.regions.all().delete()
-    written: list[Region] = []
-    for position, spec in enumerate(regions):
-        if spec.parent is not None and not 0 <= spec.parent < position:
-            raise ValueError(f"region {position}: its parent must be an earlier region")
-        x, y, w, h = spec.box
-        written.append(
-            Region.objects.create(
-                annotation=annotation,
-                concept_id=spec.concept_id,
-                x=x,
-                y=y,
-                w=w,
-                h=h,
-                confidence=spec.confidence,
-                parent=written[spec.parent] if spec.parent is not None else None,
-                position=position,
-            )
-        )
-    return written
+    _regions_create([(annotation.id, regions)])
 
 
 def annotation_labels_set(
@@ -133,22 +115,23 @@ def annotations_create(
         for c, confidence in item[1].items()
     ]
     AnnotationLabel.objects.bulk_create(labels)
-    _regions_create([(item[0], item[2]) for item in annotations if len(item) > 2 and item[2]])
+    _regions_create([(item[0].id, item[2]) for item in annotations if len(item) > 2 and item[2]])
     return len(labels)
 
 
-def _regions_create(boxes: list[tuple[Annotation, list[RegionSpec]]]) -> None:
-    """The boxes of saved annotations, in one insert; a parent index points to an earlier
-    box of the same annotation (set in a second statement, once the ids are known)."""
+def _regions_create(boxes: list[tuple[int, list[RegionSpec]]]) -> None:
+    """The boxes of saved annotations (by id), in one insert; a parent index points to an
+    earlier box of the same annotation (set in a second statement, once the ids are known).
+    Every writer of regions comes here."""
     regions, parents = [], []
-    for annotation, specs in boxes:
+    for annotation_id, specs in boxes:
         written: list[Region] = []
         for position, spec in enumerate(specs):
             if spec.parent is not None and not 0 <= spec.parent < position:
                 raise ValueError(f"region {position}: its parent must be an earlier region")
             x, y, w, h = spec.box
             region = Region(
-                annotation=annotation,
+                annotation_id=annotation_id,
                 concept_id=spec.concept_id,
                 x=x,
                 y=y,
@@ -165,11 +148,11 @@ def _regions_create(boxes: list[tuple[Annotation, list[RegionSpec]]]) -> None:
         for region in regions:
             region.save()
     else:
-        Region.objects.bulk_create(regions)
+        Region.objects.bulk_create(regions, batch_size=CHUNK)
     for region, parent in parents:
         region.parent = parent
     if parents:
-        Region.objects.bulk_update([r for r, _ in parents], ["parent"])
+        Region.objects.bulk_update([r for r, _ in parents], ["parent"], batch_size=CHUNK)
 
 
 # ---------------------------------------------------------------------------- bulk (models)
@@ -217,31 +200,18 @@ def annotations_bulk_insert(
 
 
 def _insert_regions(rows: list[ModelRow], annotation_of: dict[int, int]) -> None:
-    """The rows' boxes: those without a parent first, then the boxes classifying them (a
-    detector's regions are few next to whole-image labels: the ORM's bulk insert will do)."""
-    written: dict[tuple[int, int], Region] = {}
-    for pass_children in (False, True):
-        batch = []
-        for row in rows:
-            annotation_id = annotation_of[row.input_id]
-            for position, (concept_id, box, confidence, parent) in enumerate(row.regions):
-                if (parent is not None) != pass_children:
-                    continue
-                x, y, w, h = box
-                region = Region(
-                    annotation_id=annotation_id,
-                    concept_id=concept_id,
-                    x=x,
-                    y=y,
-                    w=w,
-                    h=h,
-                    confidence=confidence,
-                    parent=written[(annotation_id, parent)] if parent is not None else None,
-                    position=position,
-                )
-                written[(annotation_id, position)] = region
-                batch.append(region)
-        Region.objects.bulk_create(batch, batch_size=CHUNK)
+    """The rows' boxes (a detector's regions are few next to whole-image labels: the ORM's
+    bulk insert will do)."""
+    _regions_create(
+        [
+            (
+                annotation_of[row.input_id],
+                [RegionSpec(*region) for region in row.regions],
+            )
+            for row in rows
+            if row.regions
+        ]
+    )
 
 
 def _insert_postgresql(

@@ -112,6 +112,28 @@ def threshold(
     }
 
 
+def source_params(tuned: str) -> tuple[Param, ...]:
+    """Where thresholds come from (shared with the region thresholder): ``tuned`` says what
+    the tuned ones are."""
+    return (
+        Param(
+            "source",
+            str,
+            TUNED,
+            f"tuned: {tuned}; table: the thresholds given here.",
+            choices=(TUNED, TABLE),
+        ),
+        Param("table", dict, {}, "Concept id -> threshold (null: never passes), for source table."),
+        Param(
+            "default_threshold",
+            float,
+            None,
+            "Threshold of concepts the table does not name (null: they never pass).",
+            nullable=True,
+        ),
+    )
+
+
 def _check(params: dict) -> list[tuple[str, str]]:
     problems = []
     if params["source"] == TABLE:
@@ -154,21 +176,7 @@ KIND = NodeKind(
         Port("failed_inputs", PortType.SELECTION, "The rest: back to the annotators."),
     ),
     params=(
-        Param(
-            "source",
-            str,
-            TUNED,
-            "tuned: the model version's tuned thresholds; table: the thresholds given here.",
-            choices=(TUNED, TABLE),
-        ),
-        Param("table", dict, {}, "Concept id -> threshold (null: never passes), for source table."),
-        Param(
-            "default_threshold",
-            float,
-            None,
-            "Threshold of concepts the table does not name (null: they never pass).",
-            nullable=True,
-        ),
+        *source_params("the model version's tuned thresholds"),
         Param(
             "comparator",
             str,

@@ -15,11 +15,10 @@ out of reach) and 0 otherwise (dropped: too weak to show anyone). Per image:
 
 import numpy as np
 
+from workflows.operators.concept_thresholder import TABLE, TUNED, source_params
 from workflows.params import Param
 from workflows.ports import PortType, Regions
 from workflows.spec import NodeKind, Port
-
-TUNED, TABLE = "tuned", "table"
 
 
 def box_thresholds(
@@ -90,21 +89,7 @@ KIND = NodeKind(
         Port("failed_inputs", PortType.SELECTION, "Images with no believable box: annotators."),
     ),
     params=(
-        Param(
-            "source",
-            str,
-            TUNED,
-            "tuned: the detector version's tuned box thresholds; table: the ones given here.",
-            choices=(TUNED, TABLE),
-        ),
-        Param("table", dict, {}, "Concept id -> threshold (null: never passes), for source table."),
-        Param(
-            "default_threshold",
-            float,
-            None,
-            "Threshold of concepts the table does not name (null: they never pass).",
-            nullable=True,
-        ),
+        *source_params("the detector version's tuned box thresholds"),
         Param(
             "doubt_band",
             float,

@@ -208,6 +208,39 @@ def _detector(node_id: str, project: Project, ref: dict, resolved: Resolved):
     return run
 
 
+def _faces(node_id: str, project: Project, ref: dict, resolved: Resolved):
+    """The pre-built face detector: its boxes are written as the box concept its model's
+    ``concept`` parameter names; it has no tuned thresholds (threshold it with a table)."""
+    from labeling.services.queue import region_concept_ids
+    from training.model_types import model_type
+    from training.models import MLModel
+
+    model = MLModel.objects.filter(id=ref.get("id"), project=project).first()
+    if model is None:
+        raise RunnerError(node_id, f"model {ref.get('id')} is not a model of this project.")
+    concept = int(model.params.get("concept") or 0)
+    if concept not in region_concept_ids(project):
+        raise RunnerError(
+            node_id,
+            f"{model.name}: set its “concept” parameter to a concept of a group that draws "
+            "boxes (the concept its faces are written as).",
+        )
+    spec = model_type(model.type)
+    params = dict(model.params)
+    resolved.versions[node_id] = f"{model.name} (pre-built)"
+
+    def run(inputs: dict, context: Context) -> dict:
+        found = spec.predict(params, batch_pictures(inputs["image"], edge=640))
+        predictions = [(boxes, scores, [0] * len(scores)) for boxes, scores in found]
+        return {
+            "regions": regions_from_predictions(
+                predictions, [concept], source={"model": model.name, "version": None}
+            )
+        }
+
+    return run
+
+
 def runners_build(*, project: Project, workflow: Workflow) -> Resolved:
     """A runner for every model node; RunnerError names the node that cannot run."""
     resolved = Resolved()
@@ -223,6 +256,8 @@ def runners_build(*, project: Project, workflow: Workflow) -> Resolved:
             resolved.runners[node.id] = _classifier(node.id, project, ref, resolved)
         elif kind == "visual-detector":
             resolved.runners[node.id] = _detector(node.id, project, ref, resolved)
+        elif kind == "face-detector":
+            resolved.runners[node.id] = _faces(node.id, project, ref, resolved)
         else:
             raise RunnerError(node.id, f"model type {kind!r} cannot run in a workflow yet.")
     return resolved

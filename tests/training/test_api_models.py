@@ -160,6 +160,7 @@ def test_a_face_detector_is_created_ready_with_nothing_to_train(project, admin):
     body = response.json()
     assert (body["type"], body["status"]) == ("face-detector", "ready")
     assert body["params"] == {
+        "concept": 0,
         "min_face": 20,
         "pnet_threshold": 0.6,
         "rnet_threshold": 0.7,

@@ -134,3 +134,51 @@ def test_a_detector_trains_evaluates_and_goes_live(project, admin, boxed):
     assert np.all((regions.boxes >= -1e-6) & (regions.boxes <= 1 + 1e-6))
     assert regions.tuned is not None and regions.source["model"] == "Digits detector"
     assert result.rows and all(row.regions and not row.labels for row in result.rows)
+
+
+def test_the_face_detector_writes_its_faces_as_the_concept_it_names(project, admin):
+    from skimage import data
+
+    from labeling.services.ingest import input_ingest as ingest
+    from workflows.runners import RunnerError
+
+    group = concept_create(project=project, name="people", actor=admin, scope="regions")
+    face = concept_create(project=project, name="face", parent=group, actor=admin)
+    scene = concept_create(project=project, name="scene", actor=admin)
+    from PIL import Image
+
+    astronaut = ingest(
+        project=project, name="astronaut.png", data=png(Image.fromarray(data.astronaut()))
+    ).input
+    model = model_create(
+        project=project, name="Faces", type="face-detector", params={}, actor=admin
+    )
+    document = {
+        "nodes": [
+            {"id": "input", "type": "input"},
+            {
+                "id": "faces",
+                "type": "model",
+                "model": {"type": "face-detector", "id": model.id},
+                "inputs": [{"node_id": "input"}],
+            },
+        ]
+    }
+    workflow = parse(document)
+    for wrong in (0, scene.id):
+        model.params = {**model.params, "concept": wrong}
+        model.save()
+        with pytest.raises(RunnerError, match="set its “concept” parameter"):
+            runners_build(project=project, workflow=workflow)
+
+    model.params = {**model.params, "concept": face.id}
+    model.save()
+    resolved = runners_build(project=project, workflow=workflow)
+    result = plan_compile(workflow, portal_registry()).run(
+        stored_images([astronaut.id]), runners=resolved.runners
+    )
+
+    regions = result.outputs["faces"]["regions"]
+    assert regions.concept_ids == (face.id,)
+    x, y, w, h = regions.boxes[0]
+    assert 0.3 < x + w / 2 < 0.6 and 0.1 < y + h / 2 < 0.35  # the astronaut's face

@@ -56,7 +56,8 @@ def test_given_the_registry_then_it_holds_the_classifier_the_embedder_and_the_de
 
 
 def test_given_an_unknown_type_then_model_type_refuses_and_lists_the_known_ones():
-    with pytest.raises(ValueError, match="'detector'.*context-classifier, embedder, face-detector"):
+    known = "context-classifier, embedder, visual-detector, face-detector"
+    with pytest.raises(ValueError, match=f"'detector'.*{known}"):
         model_type("detector")
 
 
@@ -328,6 +329,7 @@ def test_given_a_spec_without_train_then_it_is_not_trainable():
 # ---------------------------------------------------------------------------- face detector
 
 FACE_DEFAULTS = {
+    "concept": 0,
     "min_face": 20,
     "pnet_threshold": 0.6,
     "rnet_threshold": 0.7,

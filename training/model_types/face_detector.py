@@ -17,6 +17,7 @@ def predict(params: dict | None, images: Sequence[Image.Image]) -> list[tuple]:
     from training.ml.faces import detect_faces
 
     cleaned = SPEC.clean(params)
+    cleaned.pop("concept")
     return detect_faces(
         images,
         min_face=cleaned["min_face"],
@@ -43,6 +44,15 @@ SPEC = TypeSpec(
     produces=("regions",),
     predict=predict,
     fields=(
+        Field(
+            "concept",
+            int,
+            0,
+            "The id of the box concept its faces are written as in workflows (a concept of a "
+            "group that draws boxes); 0: not chosen yet.",
+            0,
+            2**63 - 1,
+        ),
         Field(
             "min_face",
             int,

@@ -15,7 +15,7 @@ from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from labeling.ids import MAX_ID, id_fits, int_param
 from labeling.models import Input, Membership
 from labeling.permissions import ADMIN, check_role, project_membership
-from training.model_types import TYPES
+from training.model_types import TYPES, model_type
 from training.model_types.base import PORT_TYPE_NAMES
 from training.models import MLModel, ModelVersion, Prediction
 from training.services.predictions import (
@@ -41,18 +41,33 @@ def _version_json(version: ModelVersion | None) -> dict | None:
         "created_at": version.created_at,
         "finished_at": version.finished_at,
         "counts": {k: v for k, v in version.counts.items() if not k.endswith("_per_concept")},
-        "metrics": {
-            "macro_f1": version.metrics.get("macro_f1"),
-            "macro_auc": version.metrics.get("macro_auc"),
-            "accuracy": version.metrics.get("accuracy"),
-            "concepts": {
-                cid: {k: m.get(k) for k in ("precision", "recall", "f1", "auc", "support")}
-                for cid, m in version.metrics.get("concepts", {}).items()
-            },
-        },
+        "metrics": _metrics_json(version.metrics),
         "thresholds": version.thresholds,
         "promotion": version.promotion,
         "routing": version.routing,
+    }
+
+
+def _metrics_json(metrics: dict) -> dict:
+    if metrics.get("kind") == "regions":  # a detector's: COCO AP on the eval split
+        return {
+            "map50": metrics.get("map50"),
+            "map": metrics.get("map"),
+            "eval_images": metrics.get("eval_images"),
+            "eval_boxes": metrics.get("eval_boxes"),
+            "concepts": {
+                cid: {k: m.get(k) for k in ("ap50", "ap", "precision", "recall", "true_boxes")}
+                for cid, m in metrics.get("per_concept", {}).items()
+            },
+        }
+    return {
+        "macro_f1": metrics.get("macro_f1"),
+        "macro_auc": metrics.get("macro_auc"),
+        "accuracy": metrics.get("accuracy"),
+        "concepts": {
+            cid: {k: m.get(k) for k in ("precision", "recall", "f1", "auc", "support")}
+            for cid, m in metrics.get("concepts", {}).items()
+        },
     }
 
 
@@ -247,6 +262,14 @@ def model_predict_view(request: Request, model_id: int) -> Response:
     input (``input_id``) or a new image (``file``; scored by a worker: 200 when it answered
     within 20 s, else 202 with the prediction to poll)."""
     model = _model(request, model_id)
+    if "regions" in model_type(model.type).produces:
+        return Response(
+            {
+                "error": f"A {model.get_type_display().lower()} predicts boxes in workflows: "
+                "run a workflow with it (a dry run answers for one image)."
+            },
+            status=400,
+        )
     payload = PredictSerializer(data=request.data)
     payload.is_valid(raise_exception=True)
     data = payload.validated_data

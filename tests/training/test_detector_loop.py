@@ -182,3 +182,30 @@ def test_the_face_detector_writes_its_faces_as_the_concept_it_names(project, adm
     assert regions.concept_ids == (face.id,)
     x, y, w, h = regions.boxes[0]
     assert 0.3 < x + w / 2 < 0.6 and 0.1 < y + h / 2 < 0.35  # the astronaut's face
+
+
+def test_the_api_shows_a_detectors_ap_and_sends_predictions_to_workflows(project, admin, boxed):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    model = model_create(
+        project=project,
+        name="Digits detector",
+        type="visual-detector",
+        params={"image_size": 128, "epochs": 1, "batch_size": 4},
+        actor=admin,
+    )
+    version_train(version_id=version_queue(model=model, actor=admin).id)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=admin)[0].key}")
+
+    body = client.get(f"/api/v1/models/{model.id}/").json()
+    metrics = body["active_version"]["metrics"]
+    assert 0.0 <= metrics["map50"] <= 1.0 and metrics["eval_images"] == 4
+    assert set(metrics["concepts"]) == {str(c.id) for c in boxed[0]}
+
+    answer = client.post(
+        f"/api/v1/models/{model.id}/predict/", {"input_id": boxed[1][-1].id}, format="json"
+    )
+    assert answer.status_code == 400
+    assert "predicts boxes in workflows" in answer.json()["error"]

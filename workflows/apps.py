@@ -23,11 +23,17 @@ class WorkflowsConfig(AppConfig):
 def _route_when_promoted(*, version, event: str, **_) -> None:
     from django.db import transaction
 
-    if event == "model_version.promoted" and version.model.routes:
-        from workflows.tasks import route_version_task
+    if event != "model_version.promoted":
+        return
+    from training.model_types import model_type
+    from workflows.tasks import route_detector_task, route_version_task
 
-        version_id = version.id
+    version_id = version.id
+    if version.model.routes:
         transaction.on_commit(lambda: route_version_task.delay(version_id))
+    elif "regions" in model_type(version.model.type).produces:
+        # a detector routes through its own workflow ("Boxes by <model>")
+        transaction.on_commit(lambda: route_detector_task.delay(version_id))
 
 
 def _route_new_inputs(*, project_id: int, since, **_) -> None:

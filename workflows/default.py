@@ -18,6 +18,15 @@ rules' decision, made from each row's band and spot-check flag.
 from typing import Any
 
 
+def _writer(node_id, sources, status, band, spot_check=False):
+    return {
+        "id": node_id,
+        "type": "annotation-writer",
+        "inputs": [{"node_id": s, "port": p} for s, p in sources],
+        "params": {"status": status, "band": band, "spot_check": spot_check},
+    }
+
+
 def default_workflow(
     *,
     embedder: dict[str, Any],
@@ -28,14 +37,7 @@ def default_workflow(
     """The document; ``embedder`` and ``classifier`` are model references
     (``{"type": ..., "id": ..., "version": "live"}``)."""
 
-    def writer(node_id, sources, status, band, spot_check=False):
-        return {
-            "id": node_id,
-            "type": "annotation-writer",
-            "inputs": [{"node_id": s, "port": p} for s, p in sources],
-            "params": {"status": status, "band": band, "spot_check": spot_check},
-        }
-
+    writer = _writer
     return {
         "nodes": [
             {"id": "input", "type": "input"},
@@ -74,6 +76,53 @@ def default_workflow(
             writer(
                 "write_doubt",
                 [("threshold", "doubt"), ("threshold", "doubt_inputs")],
+                "pending_review",
+                "doubt",
+            ),
+        ]
+    }
+
+
+def detector_workflow(
+    *, detector: dict[str, Any], doubt_band: float, spot_check_rate: float
+) -> dict:
+    """A detector's routing, the boxes' counterpart of the default workflow:
+
+    input -> detect (the live detector, tuned box thresholds)
+      -> boxes (region-thresholder, doubt band)
+           passed  -> spot_check -> write_accepted / write_spot_check (as above)
+           doubt   -> write_doubt (pending review)
+           failed  -> nothing: no believable box, back to the annotators
+    """
+    return {
+        "nodes": [
+            {"id": "input", "type": "input"},
+            {"id": "detect", "type": "model", "model": detector, "inputs": [{"node_id": "input"}]},
+            {
+                "id": "boxes",
+                "type": "region-thresholder",
+                "inputs": [{"node_id": "detect"}],
+                "params": {"source": "tuned", "doubt_band": doubt_band},
+            },
+            {
+                "id": "spot_check",
+                "type": "random-sampler",
+                "inputs": [{"node_id": "boxes", "port": "passed_inputs"}],
+                "params": {"fraction": spot_check_rate, "seed": None},
+            },
+            _writer(
+                "write_accepted", [("boxes", "passed"), ("spot_check", "rest")], "accepted", "auto"
+            ),
+            _writer(
+                "write_spot_check",
+                [("boxes", "passed"), ("spot_check", "sampled")],
+                "pending_review",
+                "auto",
+                spot_check=True,
+            ),
+            _writer(
+                "write_doubt",
+                [("boxes", "doubt"), ("boxes", "doubt_inputs")],
                 "pending_review",
                 "doubt",
             ),

@@ -29,6 +29,14 @@ def route_version_task(version_id: int) -> None:
 
 
 @shared_task(acks_late=True, queue="training")
+def route_detector_task(version_id: int) -> None:
+    """Start the run of a newly live detector's workflow over the unlabeled inputs."""
+    from workflows.services.routing import detector_route
+
+    detector_route(version_id=version_id)
+
+
+@shared_task(acks_late=True, queue="training")
 def route_new_inputs_task(version_id: int, since: str) -> None:
     """Route the inputs embedded since ``since`` (ISO time) with the live version."""
     from datetime import datetime

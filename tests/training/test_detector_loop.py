@@ -10,6 +10,7 @@ import pytest
 from labeling.models import AnnotationSource, AnnotationStatus, Input, Split
 from labeling.services.annotations import RegionSpec, annotation_create
 from labeling.services.ingest import input_ingest
+from labeling.services.statuses import inputs_status_refresh
 from labeling.services.taxonomy import concept_create
 from training.ml.synthetic import make_digits_set
 from training.models import ModelVersion
@@ -61,6 +62,7 @@ def boxed(project, admin):
                 for box, k in zip(boxes, classes, strict=True)
             ],
         )
+    inputs_status_refresh(input_ids=[i.id for i in inputs])
     return concepts, inputs
 
 
@@ -209,3 +211,42 @@ def test_the_api_shows_a_detectors_ap_and_sends_predictions_to_workflows(project
     )
     assert answer.status_code == 400
     assert "predicts boxes in workflows" in answer.json()["error"]
+
+
+def test_a_promoted_detector_routes_through_its_workflow_and_rolls_back(
+    project, admin, boxed, settings
+):
+    from labeling.models import Annotation
+    from training.services.embeddings import embeddings_compute
+    from training.services.routing import version_rollback
+    from workflows.services.routing import detector_route
+    from workflows.services.runs import workflow_run_process
+
+    settings.TRAINING_BACKBONE = "pixels16"
+    embeddings_compute(project_id=project.id)
+    model = model_create(
+        project=project,
+        name="Digits detector",
+        type="visual-detector",
+        params={"image_size": 128, "epochs": 2, "batch_size": 4},
+        actor=admin,
+    )
+    version = version_train(version_id=version_queue(model=model, actor=admin).id)
+    # a 2-epoch model's tuned thresholds are out of reach: pass every box it finds
+    version.thresholds = {cid: {**t, "threshold": 0.0} for cid, t in version.thresholds.items()}
+    version.save(update_fields=["thresholds"])
+
+    run = detector_route(version_id=version.id)
+    assert run.workflow_version.workflow.name == "Boxes by Digits detector"
+    run = workflow_run_process(run_id=run.id)
+
+    assert run.status == "done", run.error
+    written = Annotation.objects.filter(model_version=version)
+    unlabeled = {i.id for i in boxed[1][12:]}
+    assert set(written.values_list("input_id", flat=True)) == unlabeled
+    assert all(a.regions.exists() and not a.labels.exists() for a in written)
+    assert {a.workflow_node for a in written} <= {"write_accepted", "write_spot_check"}
+
+    counts = version_rollback(version=version, actor=admin)
+    assert counts.automatic + counts.suggestions == len(unlabeled)
+    assert not written.filter(status__in=["accepted", "pending_review"]).exists()

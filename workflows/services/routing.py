@@ -8,6 +8,7 @@ Runs in batches (``TRAINING_ROUTE_BATCH`` inputs, one transaction each) with its
 (``training.services.routing.version_rollback``).
 """
 
+import logging
 from dataclasses import replace
 
 import numpy as np
@@ -17,18 +18,20 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from labeling.models import Annotation, AnnotationSource, AnnotationStatus, Input, InputStatus
+from labeling.services.errors import ServiceError
 from labeling.services.queue import queue_slots_fill_project
 from labeling.services.review import tier_rules
 from training.models import MLModel, ModelVersion
 from training.services.embeddings import embeddings_load
 from workflows.runners import stored_images
-from workflows.services.runs import run_context, run_prepare
-from workflows.services.workflows import workflow_default_current
+from workflows.services.runs import run_context, run_prepare, workflow_run_start
+from workflows.services.workflows import workflow_default_current, workflow_detector_current
 from workflows.services.writes import workflow_rows_write
 
 Status = AnnotationStatus
 # the default workflow's writers, and what routing counts of each (workflows.default)
 ACCEPTED, SPOT_CHECK, DOUBT = "write_accepted", "write_spot_check", "write_doubt"
+logger = logging.getLogger(__name__)
 
 
 def _candidates(
@@ -176,3 +179,18 @@ def _retire_older_suggestions(version: ModelVersion, input_ids: list[int]) -> No
         ).exclude(model_version=version).update(
             status=Status.SUPERSEDED, review_leased_to=None, updated_at=timezone.now()
         )
+
+
+def detector_route(*, version_id: int):
+    """Route with a newly live detector: a run of its workflow (``workflows.default.
+    detector_workflow``) over the inputs with no accepted label, in the background. None
+    when the version is no longer live or a run of that workflow is going on already."""
+    version = ModelVersion.objects.select_related("model__project").get(id=version_id)
+    if version.model.active_version_id != version.id:
+        return None
+    workflow_version = workflow_detector_current(model=version.model)
+    try:
+        return workflow_run_start(workflow_version=workflow_version)
+    except ServiceError as exc:
+        logger.info("detector %s not routed: %s", version.model_id, exc)
+        return None

@@ -8,7 +8,7 @@ from django.db.models import Max
 from labeling.ids import id_fits
 from labeling.models import Concept, Project
 from labeling.services.errors import ServiceError
-from workflows.default import default_workflow
+from workflows.default import default_workflow, detector_workflow
 from workflows.model_ports import portal_registry
 from workflows.models import Workflow, WorkflowVersion
 from workflows.spec import MODEL, Problem, SpecError, parse
@@ -275,3 +275,26 @@ def workflow_default_ensure(*, project: Project) -> Workflow:
     except IntegrityError:
         return Workflow.objects.get(project=project, is_default=True)
     return workflow
+
+
+def workflow_detector_current(*, model) -> WorkflowVersion:
+    """The version of the workflow that routes with ``model`` (a detector), created on first
+    use and given a new version when the loop settings changed (as the default one)."""
+    project = model.project
+    document = detector_workflow(
+        detector={"type": str(model.type), "id": model.id, "version": "live"},
+        doubt_band=project.doubt_band,
+        spot_check_rate=project.spot_check_rate,
+    )
+    name = _name(f"Boxes by {model.name}")
+    workflow = Workflow.objects.filter(project=project, name=name).first()
+    if workflow is None:
+        workflow = workflow_create(
+            project=project,
+            name=name,
+            document=document,
+            actor=None,
+            description=f"Routing by the live {model.name}: sure boxes accepted (with spot "
+            "checks), doubtful ones to review, images with no believable box to annotators.",
+        )
+    return workflow_update(workflow=workflow, actor=None, document=document)

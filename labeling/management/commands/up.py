@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
@@ -25,7 +26,8 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, no_demo, **options):
         call_command("migrate", interactive=False, verbosity=0)
         if not no_demo:
-            call_command("demo_load")
+            for command in settings.PORTAL_DEMO_COMMANDS:
+                call_command(command)
         python = sys.executable
         commands = {
             "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],

@@ -366,3 +366,23 @@ def model_summary(project: Project) -> ModelSummary:
     return ModelSummary(
         version, spot, version_label_counts(version), loop_progress(project), rolled_back
     )
+
+
+@dataclass(frozen=True)
+class DetectorRow:
+    """A detector on the Models tab: its latest versions with their COCO AP."""
+
+    model: MLModel
+    versions: list
+    trainable: bool
+
+
+def detector_rows(project: Project) -> list[DetectorRow]:
+    from training.model_types import TYPES
+
+    kinds = {key for key, spec in TYPES.items() if "regions" in spec.produces}
+    rows = []
+    for model in MLModel.objects.filter(project=project, type__in=kinds).order_by("name"):
+        versions = list(model.versions.order_by("-number")[:5])
+        rows.append(DetectorRow(model, versions, TYPES[model.type].trainable))
+    return rows

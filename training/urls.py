@@ -3,6 +3,7 @@
 from django.urls import path
 
 from training.views import (
+    detector_train,
     input_similar,
     loop_progress_view,
     model_run,
@@ -23,6 +24,11 @@ urlpatterns = [
     path("projects/<id:project_id>/models/settings/", model_settings, name="model_settings"),
     path("projects/<id:project_id>/models/train/", model_train, name="model_train"),
     path("projects/<id:project_id>/models/run/", model_run, name="model_run"),
+    path(
+        "projects/<id:project_id>/detectors/<id:model_id>/train/",
+        detector_train,
+        name="detector_train",
+    ),
     path("projects/<id:project_id>/models/progress/", loop_progress_view, name="loop_progress"),
     path(
         "projects/<id:project_id>/models/versions/<id:number>/",

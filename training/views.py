@@ -13,9 +13,10 @@ from labeling.permissions import ADMIN, project_view
 from labeling.services.errors import ServiceError
 from labeling.services.projects import project_update
 from training.forms import LoopSettingsForm
-from training.models import ModelVersion
+from training.models import MLModel, ModelVersion
 from training.selectors import (
     auto_label_precision,
+    detector_rows,
     live_spot_check,
     model_summary,
     rollback_counts,
@@ -60,6 +61,7 @@ def _render_page(request, project: Project, form) -> HttpResponse:
         spot=live_spot_check(project),
         withheld=withheld_concepts(model.active_version) if model.active_version else [],
         min_evidence=settings.TRAINING_THRESHOLD_MIN_KEPT,
+        detectors=detector_rows(project),
     )
     return render(request, "training/models.html", context)
 
@@ -96,6 +98,20 @@ def model_train(request: HttpRequest, project: Project) -> HttpResponse:
         messages.error(request, str(exc))
     if request.htmx:
         return render(request, "training/_run.html", _run_context(project))
+    return redirect("training:models", project.id)
+
+
+@project_view(ADMIN)
+@require_POST
+def detector_train(request: HttpRequest, project: Project, model_id: int) -> HttpResponse:
+    """Train one of the project's detectors now (its progress shows in the Detectors card)."""
+    model = get_object_or_404(MLModel, id=model_id, project=project)
+    try:
+        version = version_queue(model=model, actor=request.user)
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{model.name} v{version.number} is queued for training.")
     return redirect("training:models", project.id)
 
 

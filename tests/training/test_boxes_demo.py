@@ -42,3 +42,24 @@ def test_the_command_queues_the_detectors_first_training(admin, monkeypatch):
     project = boxes_demo_load(admin=admin)[0]
     version = ModelVersion.objects.get(model=boxes_demo_detector(project))
     assert version.status == ModelVersion.Status.QUEUED
+
+
+def test_the_models_tab_lists_detectors_and_trains_one(admin, client):
+    admin.is_superuser = True
+    admin.save()
+    project, _ = boxes_demo_load(admin=admin, count=6)
+    client.force_login(admin)
+    url = f"/projects/{project.id}/models/"
+
+    page = client.get(url)
+    assert page.status_code == 200
+    assert (
+        "Detectors" in page.content.decode() and "Train Digit detector now" in page.content.decode()
+    )
+
+    detector = boxes_demo_detector(project)
+    answer = client.post(f"/projects/{project.id}/detectors/{detector.id}/train/")
+    assert answer.status_code == 302
+    assert ModelVersion.objects.get(model=detector).status == ModelVersion.Status.QUEUED
+    again = client.post(f"/projects/{project.id}/detectors/{detector.id}/train/", follow=True)
+    assert "Version 1 is already queued" in again.content.decode()

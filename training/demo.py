@@ -71,7 +71,6 @@ def boxes_demo_load(*, admin, count: int = 240, boxed: float = 0.6) -> tuple[Pro
                     RegionSpec(concepts[int(k)].id, tuple(float(v) for v in box))
                     for box, k in zip(boxes, classes, strict=True)
                 ],
-                author=admin,
             )
         inputs_status_refresh(input_ids=ids)
         model_create(

@@ -119,3 +119,15 @@ def test_retrain_state_counts_trusted_labels_since_the_last_version(digits_proje
     state = retrain_state(project)
     assert state.new_labels == 7
     assert state.last_queued_at == last.created_at
+
+
+def test_a_project_with_only_box_groups_does_not_queue_the_classifier(admin, settings):
+    from training.demo import boxes_demo_load
+
+    settings.TRAINING_BACKBONE = "pixels16"
+    project, _ = boxes_demo_load(admin=admin, count=6)
+    embeddings_compute(project_id=project.id)
+    project.retrain_min_labels = 1
+    project.save(update_fields=["retrain_min_labels"])
+
+    assert retrain_scheduled() == []

@@ -14,7 +14,7 @@ from django.utils import timezone
 from labeling.models import Input, Project
 from labeling.services.errors import ServiceError
 from training.models import ModelVersion
-from training.selectors import trusted_label_count
+from training.selectors import project_layout, trusted_label_count
 from training.services.versions import model_router_ensure, version_queue
 
 
@@ -49,6 +49,8 @@ def retrain_scheduled(now: datetime | None = None) -> list[ModelVersion]:
     for project in Project.objects.filter(retrain_every_minutes__gt=0):
         if Input.objects.filter(project=project, embedding__isnull=True).exists():
             continue  # wait until the background embedding has caught up
+        if not project_layout(project).width:
+            continue  # only box groups: nothing for the classifier (detectors train by hand)
         state = retrain_state(project)
         due = retrain_due(
             state,

@@ -35,6 +35,7 @@ from labeling.interchange.records import (
     LabelRecord,
     RecordStream,
     RegionRecord,
+    entry_reader,
     normalize_status,
     parse_coordinate,
     parse_float,
@@ -310,19 +311,12 @@ def read_coco_archive(
     for name in names:
         by_base.setdefault(posixpath.basename(name), name)
 
-    def reader(entry: str):
-        def read() -> bytes:
-            with archive.open(entry) as handle:
-                return handle.read(max_image_bytes + 1)
-
-        return read
-
     def records():
         for record in stream.records:
             wanted = record.name.replace("\\", "/").lstrip("/")
             entry = wanted if wanted in exact else by_base.get(posixpath.basename(wanted))
             if entry is not None:
-                record.image = reader(entry)
+                record.image = entry_reader(archive, entry, max_image_bytes)
             yield record
 
     return RecordStream(total=stream.total, records=records())

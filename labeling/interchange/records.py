@@ -305,3 +305,14 @@ def region_box(region: RegionRecord, width: int | None, height: int | None) -> t
             raise InvalidBox("the box is in pixels and the image's size is not known")
         x, y, w, h = x / width, y / height, w / width, h / height
     return box_checked(x, y, w, h)
+
+
+def entry_reader(archive, entry: str, limit: int):
+    """A function reading an archive entry's bytes when called (at most ``limit`` + 1, so a
+    larger image is seen as too large without reading it all)."""
+
+    def read() -> bytes:
+        with archive.open(entry) as handle:
+            return handle.read(limit + 1)
+
+    return read

@@ -28,6 +28,7 @@ from labeling.interchange.records import (
     InterchangeError,
     LabelRecord,
     RecordStream,
+    entry_reader,
     file_name_for,
     join_list,
     split_list,
@@ -149,13 +150,6 @@ def read_yolo(
         if folder is not None and folder not in group["folders"]:
             group["folders"].append(folder)
 
-    def reader(entry: str):
-        def read() -> bytes:
-            with archive.open(entry) as handle:
-                return handle.read(max_image_bytes + 1)
-
-        return read
-
     def records():
         for digest, group in groups.items():
             known = by_sha.get(digest) or by_file.get(group["entry"])
@@ -173,7 +167,7 @@ def read_yolo(
                 split=group["split"],
                 metadata=known.metadata if known else {},
                 labels=labels,
-                image=reader(group["entry"]),
+                image=entry_reader(archive, group["entry"], max_image_bytes),
             )
 
     return RecordStream(total=len(groups), records=records())

@@ -32,6 +32,7 @@ from labeling.interchange.records import (
     InterchangeError,
     RecordStream,
     RegionRecord,
+    entry_reader,
     file_name_for,
     join_list,
     parse_float,
@@ -275,13 +276,6 @@ def read_yolo_detection(
             digest = hashlib.sha256(handle.read(max_image_bytes + 1)).hexdigest()
         images.setdefault(digest, name)
 
-    def reader(entry: str):
-        def read() -> bytes:
-            with archive.open(entry) as handle:
-                return handle.read(max_image_bytes + 1)
-
-        return read
-
     def records():
         for digest, entry in images.items():
             known = by_sha.get(digest) or by_file.get(entry)
@@ -299,7 +293,7 @@ def read_yolo_detection(
                 metadata=known.metadata if known else {},
                 labels=known.labels if known else [],
                 regions=regions,
-                image=reader(entry),
+                image=entry_reader(archive, entry, max_image_bytes),
             )
 
     return RecordStream(total=len(images), records=records())

@@ -15,10 +15,12 @@ from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from labeling.ids import MAX_ID, id_fits, int_param
 from labeling.models import Input, Membership
 from labeling.permissions import ADMIN, check_role, project_membership
-from training.model_types import TYPES, model_type
+from labeling.storage import media_path
+from training.model_types import TYPES
 from training.model_types.base import PORT_TYPE_NAMES
 from training.models import MLModel, ModelVersion, Prediction
 from training.services.predictions import (
+    draws_boxes,
     prediction_create,
     prediction_for_input,
     prediction_wait,
@@ -260,26 +262,22 @@ def _prediction_json(prediction: Prediction) -> dict:
 def model_predict_view(request: Request, model_id: int) -> Response:
     """Concepts with scores and the routing decision the live version would give, for an
     input (``input_id``) or a new image (``file``; scored by a worker: 200 when it answered
-    within 20 s, else 202 with the prediction to poll)."""
+    within 20 s, else 202 with the prediction to poll). A detector answers with ``regions``
+    (Clarifai's shape, each with its decision) and always on a worker."""
     model = _model(request, model_id)
-    if "regions" in model_type(model.type).produces:
-        return Response(
-            {
-                "error": f"A {model.get_type_display().lower()} predicts boxes in workflows: "
-                "run a workflow with it (a dry run answers for one image)."
-            },
-            status=400,
-        )
     payload = PredictSerializer(data=request.data)
     payload.is_valid(raise_exception=True)
     data = payload.validated_data
     if data.get("input_id"):
         input = get_object_or_404(Input, id=data["input_id"], project=model.project)
-        return Response(prediction_for_input(model=model, input=input))
-    upload = data.get("file")
-    if upload is None:
+        if not draws_boxes(model):
+            return Response(prediction_for_input(model=model, input=input))
+        image = media_path(input.file).read_bytes()  # a detector looks at the image itself
+    elif data.get("file") is not None:
+        image = data["file"].read()
+    else:
         return Response({"error": "Send an image in `file`, or an `input_id`."}, status=400)
-    prediction = prediction_create(model=model, user=request.user, data=upload.read())
+    prediction = prediction_create(model=model, user=request.user, data=image)
     prediction = prediction_wait(prediction, PREDICT_WAIT_SECONDS)
     code = 202 if prediction.status == Prediction.Status.QUEUED else 200
     if prediction.status == Prediction.Status.FAILED:

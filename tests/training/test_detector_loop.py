@@ -186,9 +186,13 @@ def test_the_face_detector_writes_its_faces_as_the_concept_it_names(project, adm
     assert 0.3 < x + w / 2 < 0.6 and 0.1 < y + h / 2 < 0.35  # the astronaut's face
 
 
-def test_the_api_shows_a_detectors_ap_and_sends_predictions_to_workflows(project, admin, boxed):
+def test_the_api_shows_a_detectors_ap_and_predicts_boxes_on_a_worker(
+    project, admin, boxed, settings, monkeypatch, django_capture_on_commit_callbacks
+):
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from training import api as models_api
 
     model = model_create(
         project=project,
@@ -206,11 +210,29 @@ def test_the_api_shows_a_detectors_ap_and_sends_predictions_to_workflows(project
     assert 0.0 <= metrics["map50"] <= 1.0 and metrics["eval_images"] == 4
     assert set(metrics["concepts"]) == {str(c.id) for c in boxed[0]}
 
-    answer = client.post(
-        f"/api/v1/models/{model.id}/predict/", {"input_id": boxed[1][-1].id}, format="json"
-    )
-    assert answer.status_code == 400
-    assert "predicts boxes in workflows" in answer.json()["error"]
+    # a detector looks at the image: even a stored input is scored by a worker
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    monkeypatch.setattr(models_api, "PREDICT_WAIT_SECONDS", 0)  # the task runs on commit
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = client.post(
+            f"/api/v1/models/{model.id}/predict/", {"input_id": boxed[1][-1].id}, format="json"
+        )
+    assert queued.status_code == 202, queued.json()
+    body = client.get(f"/api/v1/predictions/{queued.json()['id']}/").json()
+
+    assert body["status"] == "done", body["error"]
+    assert body["model_version"] == 1 and body["decision"] in {"auto", "doubt", "low"}
+    assert body["regions"], "the score floor keeps some boxes of a 1-epoch model"
+    keys = {c.key for c in boxed[0]}
+    for region in body["regions"]:
+        box = region["region_info"]["bounding_box"]
+        assert 0 <= box["left_col"] < box["right_col"] <= 1
+        assert 0 <= box["top_row"] < box["bottom_row"] <= 1
+        (concept,) = region["data"]["concepts"]
+        assert concept["id"] in keys and 0 <= concept["value"] <= 1
+        assert region["decision"] in {"auto", "doubt", "low"}
+    values = [r["data"]["concepts"][0]["value"] for r in body["regions"]]
+    assert values == sorted(values, reverse=True)
 
 
 def test_a_promoted_detector_routes_through_its_workflow_and_rolls_back(
@@ -250,3 +272,28 @@ def test_a_promoted_detector_routes_through_its_workflow_and_rolls_back(
     counts = version_rollback(version=version, actor=admin)
     assert counts.automatic + counts.suggestions == len(unlabeled)
     assert not written.filter(status__in=["accepted", "pending_review"]).exists()
+
+
+def test_the_face_detector_predicts_a_face_as_a_suggestion(project, admin):
+    from PIL import Image
+    from skimage import data
+
+    from training.services.predictions import regions_describe
+
+    group = concept_create(project=project, name="people", actor=admin, scope="regions")
+    face = concept_create(project=project, name="face", parent=group, actor=admin)
+    model = model_create(
+        project=project, name="Faces", type="face-detector", params={}, actor=admin
+    )
+    model.params = {**model.params, "concept": face.id}
+
+    body = regions_describe(model, None, Image.fromarray(data.astronaut()))
+
+    # pre-built: no tuned thresholds, so a confident face is a suggestion for review
+    assert body["model_version"] is None and body["decision"] == "doubt"
+    (region,) = body["regions"]
+    assert region["data"]["concepts"][0]["id"] == face.key
+    assert region["data"]["concepts"][0]["threshold"] is None
+    assert region["decision"] == "doubt"
+    box = region["region_info"]["bounding_box"]
+    assert 0.3 < (box["left_col"] + box["right_col"]) / 2 < 0.6

@@ -6,7 +6,7 @@ No database: ``training.ml.routing.route`` on hand-made probabilities.
 import numpy as np
 
 from training.ml.layout import Layout
-from training.ml.routing import effective_thresholds, route
+from training.ml.routing import box_levels, effective_thresholds, image_band, route
 
 # Columns 0-2: an exclusive group (concepts 1, 2, 3); column 3: a single (concept 4).
 LAYOUT = Layout.from_choices([(1, 10), (2, 10), (3, 10), (4, None)])
@@ -166,3 +166,22 @@ def test_given_a_missing_threshold_then_no_probability_reaches_it():
 
     assert limits[0] == 0.5
     assert limits[1] > 1.0
+
+
+def test_box_levels_pass_doubt_and_drop_per_box():
+    scores = np.array([0.95, 0.85, 0.5, 0.92, 0.7])
+    limits = np.array([0.9, 0.9, 0.9, np.nan, np.nan])  # nan: the target was out of reach
+
+    levels = box_levels(scores, limits, band=0.2)
+
+    # passes; in doubt (0.2 short); dropped; out of reach but confident (from 1 - band):
+    # a suggestion; out of reach and weak: dropped
+    assert levels.tolist() == [2, 1, 0, 1, 0]
+    assert box_levels(scores, limits, band=0.0).tolist() == [2, 0, 0, 0, 0]
+
+
+def test_an_image_band_follows_its_boxes():
+    assert image_band(np.array([2, 2, 0])) == "auto"
+    assert image_band(np.array([2, 1])) == "doubt", "one doubtful box sends it to review"
+    assert image_band(np.array([0, 0])) == "low"
+    assert image_band(np.array([], dtype=np.int8)) == "low", "nothing found: annotators"

@@ -65,3 +65,26 @@ def route(
     bands = BANDS[result]
     labels[result == 0] = False
     return bands, labels
+
+
+def box_levels(scores: np.ndarray, limits: np.ndarray, band: float) -> np.ndarray:
+    """Per box 2 (its score passes its concept's threshold), 1 (in the doubt band: ``band``
+    short of passing, or from ``1 - band`` when the threshold is out of reach, nan) or 0
+    (too weak to show anyone). ``limits``: each box's threshold."""
+    scores = np.asarray(scores, dtype=np.float64)
+    limits = np.asarray(limits, dtype=np.float64)
+    reachable = ~np.isnan(limits)
+    passes = reachable & (scores >= np.where(reachable, limits, np.inf))
+    doubt_from = np.where(reachable, limits, 1.0) - band
+    near = ~passes & (scores >= doubt_from) & (band > 0)
+    return np.where(passes, 2, np.where(near, 1, 0)).astype(np.int8)
+
+
+def image_band(levels: np.ndarray) -> str:
+    """An image's band from its boxes' levels: ``doubt`` when some box is in doubt, ``auto``
+    when some passes and none is in doubt, ``low`` when none reaches the doubt band (the
+    detector believes nothing it saw; the image stays with the annotators)."""
+    levels = np.asarray(levels)
+    if (levels == 1).any():
+        return DOUBT
+    return AUTO if (levels == 2).any() else LOW

@@ -3,31 +3,41 @@ routing decision it would get.
 
 An input that already has an embedding is scored right here with numpy. A new image needs
 the backbone, so it is staged and scored by a worker (queue ``predict``); the web process
-never loads torch.
+never loads torch. A detector always runs on a worker, on the image (a stored input's file
+is staged like an upload): its answer is boxes in the API's Clarifai shape, each with the
+decision the version's box thresholds give it.
 """
 
 import time
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from labeling.boxes import to_clarifai
 from labeling.models import Concept, Input
 from labeling.services.errors import ServiceError
 from labeling.services.ingest import image_stage
 from labeling.storage import media_path
 from training.ml.features import embedder, image_open
-from training.ml.routing import route
+from training.ml.routing import box_levels, image_band, route
+from training.model_types import model_type
 from training.models import MLModel, ModelType, ModelVersion, Prediction
 from training.services.embeddings import embeddings_load
 from training.services.versions import version_head
 
 
-def _live(model: MLModel) -> ModelVersion:
+def _live(model: MLModel) -> ModelVersion | None:
+    """The live version; None for a model with nothing to train (embedder, face detector)."""
     version = model.active_version
-    if model.type == ModelType.CONTEXT_CLASSIFIER and version is None:
+    if model_type(model.type).trainable and version is None:
         raise ServiceError("This model has no live version yet: train it first.")
     return version
+
+
+def draws_boxes(model: MLModel) -> bool:
+    return "regions" in model_type(model.type).produces
 
 
 def prediction_describe(version: ModelVersion, vector) -> dict:
@@ -61,7 +71,60 @@ def prediction_describe(version: ModelVersion, vector) -> dict:
     }
 
 
-def _result(model: MLModel, vector) -> dict:
+def regions_describe(model: MLModel, version: ModelVersion | None, image) -> dict:
+    """A detector's boxes on one image, best first, each with its concept, score, threshold
+    and decision (``auto``, ``doubt`` or ``low``: ``training.ml.routing.box_levels``), and
+    the image's decision (``image_band``). A pre-built detector (no version) has no tuned
+    thresholds: its boxes are suggestions at best."""
+    spec = model_type(model.type)
+    if version is None:
+        found = spec.predict(model.params, [image])
+        concept_ids = [int(model.params.get("concept") or 0)]
+        predictions = [(boxes, scores, [0] * len(scores)) for boxes, scores in found]
+        tuned: dict = {}
+    else:
+        predictions = spec.predict(spec.load(bytes(version.head)), [image])
+        concept_ids = list(version.layout["concept_ids"])
+        tuned = version.thresholds
+    boxes, scores, classes = predictions[0]
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    box_concepts = [concept_ids[int(k)] for k in classes]
+    thresholds = [tuned.get(str(c), {}).get("threshold") for c in box_concepts]
+    limits = np.array([np.nan if t is None else t for t in thresholds], dtype=np.float64)
+    levels = box_levels(np.asarray(scores), limits, model.project.doubt_band)
+    concepts = Concept.objects.in_bulk(set(box_concepts))
+    regions = []
+    for box, score, concept_id, threshold, level in zip(
+        boxes, scores, box_concepts, thresholds, levels, strict=True
+    ):
+        concept = concepts.get(concept_id)
+        regions.append(
+            {
+                "region_info": {"bounding_box": to_clarifai([round(float(v), 5) for v in box])},
+                "data": {
+                    "concepts": [
+                        {
+                            "id": concept.key if concept else str(concept_id),
+                            "name": concept.name if concept else "",
+                            "concept_id": concept_id,
+                            "value": round(float(score), 4),
+                            "threshold": threshold,
+                        }
+                    ]
+                },
+                "decision": ("low", "doubt", "auto")[int(level)],
+            }
+        )
+    return {
+        "model_version": version.number if version else None,
+        "regions": regions,
+        "decision": image_band(levels),
+    }
+
+
+def _result(model: MLModel, vector=None, image=None) -> dict:
+    if draws_boxes(model):
+        return regions_describe(model, _live(model), image)
     if model.type == ModelType.EMBEDDER:
         return {"embedding": [round(float(v), 5) for v in vector]}
     return prediction_describe(_live(model), vector)
@@ -71,6 +134,8 @@ def prediction_for_input(*, model: MLModel, input: Input) -> dict:
     """Score an input of the project from its stored embedding (numpy only)."""
     if input.project_id != model.project_id:
         raise ServiceError("This input is not in the model's project.")
+    if draws_boxes(model):
+        raise ServiceError("A detector looks at the image: stage it with prediction_create.")
     _live(model)
     ids, vectors = embeddings_load([input.id])
     if not ids:
@@ -98,11 +163,13 @@ def prediction_run(*, prediction_id: int) -> Prediction:
         return prediction
     try:
         image = image_open(media_path(prediction.file))
-        vector = embedder(settings.TRAINING_BACKBONE)([image])[0]
         model = prediction.model
         if prediction.version is not None:
             model.active_version = prediction.version
-        prediction.result = _result(model, vector)
+        if draws_boxes(model):
+            prediction.result = _result(model, image=image)
+        else:
+            prediction.result = _result(model, embedder(settings.TRAINING_BACKBONE)([image])[0])
         prediction.status = Prediction.Status.DONE
     except (OSError, ValueError, ServiceError) as exc:
         prediction.status, prediction.error = Prediction.Status.FAILED, str(exc)[:500]

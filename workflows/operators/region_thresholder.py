@@ -15,6 +15,7 @@ out of reach) and 0 otherwise (dropped: too weak to show anyone). Per image:
 
 import numpy as np
 
+from training.ml.routing import box_levels
 from workflows.operators.concept_thresholder import TABLE, TUNED, source_params
 from workflows.params import Param
 from workflows.ports import PortType, Regions
@@ -40,15 +41,13 @@ def regions_threshold(regions: Regions, limits: np.ndarray, *, n: int, band: flo
     """The five outputs for a batch of ``n`` images (see the module)."""
     scores = np.asarray(regions.scores if regions.scores is not None else [], dtype=np.float64)
     index = np.asarray(regions.input_index, dtype=int)
-    reachable = ~np.isnan(limits)
-    passes = reachable & (scores >= np.where(reachable, limits, np.inf))
-    doubt_from = np.where(reachable, limits - band, 1.0 - band)
-    near = ~passes & (scores >= doubt_from) & (band > 0)
+    levels = box_levels(scores, limits, band)
+    passes, near = levels == 2, levels == 1
     has_pass = np.bincount(index[passes], minlength=n)[:n] > 0
     has_doubt = np.bincount(index[near], minlength=n)[:n] > 0
     passed_inputs = has_pass & ~has_doubt
     doubt_inputs = has_doubt
-    applied = np.where(reachable, limits, np.nan)
+    applied = np.asarray(limits, dtype=np.float64)
     return {
         "passed": regions.subset(
             passes & passed_inputs[index], thresholds=applied[passes & passed_inputs[index]]

@@ -7,7 +7,12 @@ No database: ``training.ml.detection_eval``. Boxes are normalised (x, y, w, h).
 import numpy as np
 import pytest
 
-from training.ml.detection_eval import box_thresholds, evaluate_detections, iou_matrix
+from training.ml.detection_eval import (
+    box_curves,
+    box_thresholds,
+    evaluate_detections,
+    iou_matrix,
+)
 
 A = [0.1, 0.1, 0.2, 0.2]
 B = [0.6, 0.6, 0.3, 0.2]
@@ -201,3 +206,18 @@ def test_given_two_classes_then_each_gets_its_own_threshold():
     assert first.threshold == pytest.approx(0.9)
     # class 1's best detection is wrong: no cut reaches 0.9 past it
     assert second.threshold is None
+
+
+def test_given_box_curves_then_recall_counts_missed_boxes_and_the_tuned_cut_is_on_them():
+    gt, predictions = ten_images(wrong={6})  # the 7th detection (0.65) is wrong
+    gt[0] = truth((A, 0), (FAR, 0))  # and one true box nobody found
+
+    (curve,) = box_curves(gt, predictions, 1)
+    at = {round(t, 3): i for i, t in enumerate(curve["thresholds"])}
+
+    # from 0.68: six detections kept (0.95 ... 0.70), all right, of 11 true boxes
+    assert curve["precision"][at[0.68]] == 1.0
+    assert curve["recall"][at[0.68]] == pytest.approx(round(6 / 11, 4))
+    assert curve["coverage"][at[0.68]] == pytest.approx(0.6)
+    # from 0.63 the wrong one (0.65) comes in
+    assert curve["precision"][at[0.63]] == pytest.approx(round(6 / 7, 4))

@@ -27,6 +27,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from training.ml.metrics import curve
 from training.ml.thresholds import Tuned, tune_threshold
 
 IOU = 0.5
@@ -114,6 +115,19 @@ def box_thresholds(
             result = replace(result, recall=0.0 if true_boxes else None)
         tuned.append(result)
     return tuned
+
+
+def box_curves(
+    truth: Sequence[Truth], predictions: Sequence[Prediction], num_classes: int
+) -> list[dict]:
+    """Per class, precision, recall and coverage at each score threshold of the grid the
+    classification charts use (``metrics.curve``): a box is right as ``match_class`` says,
+    recall counts the class's true boxes (missed ones too), coverage its detections kept."""
+    curves = []
+    for k in range(num_classes):
+        scores, right, true_boxes = match_class(truth, predictions, k)
+        curves.append(curve(scores, right, positives=true_boxes))
+    return curves
 
 
 def match_class(

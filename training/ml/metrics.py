@@ -66,10 +66,19 @@ def roc_auc(scores: np.ndarray, truth: np.ndarray) -> float | None:
     return float(u / (positives * negatives))
 
 
-def curve(scores: np.ndarray, truth: np.ndarray, grid: np.ndarray = GRID) -> dict[str, list]:
-    """Precision, recall and coverage (share of inputs at or above t) at each threshold."""
+def curve(
+    scores: np.ndarray,
+    truth: np.ndarray,
+    grid: np.ndarray = GRID,
+    *,
+    positives: int | None = None,
+) -> dict[str, list]:
+    """Precision, recall and coverage (share of inputs at or above t) at each threshold.
+    ``positives``: what recall counts against when some are not among ``scores`` (a
+    detector's true boxes, found or missed); else the true ones among them."""
     truth = truth.astype(bool)
-    n, positives = len(scores), int(truth.sum())
+    n = len(scores)
+    positives = int(truth.sum()) if positives is None else positives
     precision, recall, coverage = [], [], []
     for t in grid:
         # at 0, a group option still has to be its group's top choice (score above 0)

@@ -107,7 +107,7 @@ def detector_evaluate(
 ) -> Evaluation:
     """COCO AP on the eval split, per concept, and each concept's box threshold for the
     target precision (``training.ml.detection_eval``)."""
-    from training.ml.detection_eval import box_thresholds, evaluate_detections
+    from training.ml.detection_eval import box_curves, box_thresholds, evaluate_detections
 
     images = images_load(evaluation.files, detector.params.image_size)
     predictions = spec.predict(detector, images)
@@ -120,8 +120,13 @@ def detector_evaluate(
         min_kept=settings.TRAINING_THRESHOLD_MIN_KEPT,
     )
     report = evaluate_detections(evaluation.targets, predictions, k)
+    curves = box_curves(evaluation.targets, predictions, k)
     per_concept = {
-        str(concept_id): {**report["per_class"][i], "pr_curve": report["pr_curve"]["per_class"][i]}
+        str(concept_id): {
+            **report["per_class"][i],
+            "pr_curve": report["pr_curve"]["per_class"][i],
+            "curve": curves[i],  # by score threshold, for the version page's sliders
+        }
         for i, concept_id in enumerate(concepts)
     }
     metrics = {

@@ -17,24 +17,30 @@ from labeling.services.errors import ServiceError
 from labeling.services.ingest import image_stage
 from labeling.storage import media_path
 from training.ml.features import embedder, image_open
+from training.ml.layout import Layout
 from training.ml.routing import route
+from training.model_types import model_type
 from training.models import MLModel, ModelType, ModelVersion, Prediction
 from training.services.embeddings import embeddings_load
-from training.services.versions import version_head
+from training.services.versions import version_artifact, version_head
 
 
 def _live(model: MLModel) -> ModelVersion:
     version = model.active_version
-    if model.type == ModelType.CONTEXT_CLASSIFIER and version is None:
+    if model_type(model.type).trainable and version is None:
         raise ServiceError("This model has no live version yet: train it first.")
     return version
 
 
-def prediction_describe(version: ModelVersion, vector) -> dict:
-    """Scores per concept, the labels the model would give, and the routing decision."""
-    head = version_head(version)
-    layout = head.layout
-    probs = head.probabilities(vector[None, :])
+def _reads_images(model: MLModel) -> bool:
+    """A type that scores the image itself (the deep classifier), not its embedding."""
+    return "image" in model_type(model.type).consumes
+
+
+def prediction_describe(version: ModelVersion, probs) -> dict:
+    """Scores per concept, the labels the model would give, and the routing decision, from
+    the version's (1, width) probabilities."""
+    layout = Layout.from_dict(version.layout)
     thresholds = [version.thresholds.get(str(c), {}).get("threshold") for c in layout.concept_ids]
     project = version.model.project
     bands, labels = route(probs, layout, thresholds, project.doubt_band)
@@ -64,7 +70,8 @@ def prediction_describe(version: ModelVersion, vector) -> dict:
 def _result(model: MLModel, vector) -> dict:
     if model.type == ModelType.EMBEDDER:
         return {"embedding": [round(float(v), 5) for v in vector]}
-    return prediction_describe(_live(model), vector)
+    version = _live(model)
+    return prediction_describe(version, version_head(version).probabilities(vector[None, :]))
 
 
 def prediction_for_input(*, model: MLModel, input: Input) -> dict:
@@ -72,6 +79,11 @@ def prediction_for_input(*, model: MLModel, input: Input) -> dict:
     if input.project_id != model.project_id:
         raise ServiceError("This input is not in the model's project.")
     _live(model)
+    if _reads_images(model):
+        raise ServiceError(
+            f"A {model.get_type_display().lower()} scores the image itself, on a worker: "
+            "send the image as `file`."
+        )
     ids, vectors = embeddings_load([input.id])
     if not ids:
         raise ServiceError("This input has no embedding yet; try again in a moment.")
@@ -98,11 +110,15 @@ def prediction_run(*, prediction_id: int) -> Prediction:
         return prediction
     try:
         image = image_open(media_path(prediction.file))
-        vector = embedder(settings.TRAINING_BACKBONE)([image])[0]
         model = prediction.model
         if prediction.version is not None:
             model.active_version = prediction.version
-        prediction.result = _result(model, vector)
+        if _reads_images(model):
+            version = _live(model)
+            probs = model_type(model.type).predict(version_artifact(version), [image])
+            prediction.result = prediction_describe(version, probs)
+        else:
+            prediction.result = _result(model, embedder(settings.TRAINING_BACKBONE)([image])[0])
         prediction.status = Prediction.Status.DONE
     except (OSError, ValueError, ServiceError) as exc:
         prediction.status, prediction.error = Prediction.Status.FAILED, str(exc)[:500]

@@ -37,9 +37,7 @@ def _digits(start: int, count: int) -> Labeled:
 
     digits = load_digits()
     rows = np.flatnonzero(digits.target < 3)[start : start + count]
-    images = [
-        Image.fromarray((255 - digits.images[i] * 255 / 16).astype(np.uint8)) for i in rows
-    ]
+    images = [Image.fromarray((255 - digits.images[i] * 255 / 16).astype(np.uint8)) for i in rows]
     y, known = LAYOUT.targets([{10 + int(digits.target[i])} for i in rows])
     return Labeled(images, y, known)
 

@@ -1,0 +1,118 @@
+"""The deep classifier through the model loop, on real digit images: created like any
+model, fine-tuned on the train split's images with progress per epoch, evaluated, given
+thresholds and promoted by the shared code, its curves stored; a run killed mid-way leaves
+the live version as it was; and its live version scores images as a workflow node."""
+
+import pytest
+
+import training.services.versions as versions
+from labeling.services.errors import ServiceError
+from training.models import ModelVersion
+from training.services.predictions import prediction_for_input
+from training.services.versions import model_create, version_queue, version_train
+from workflows.engine import plan_compile
+from workflows.model_ports import portal_registry
+from workflows.runners import runners_build, stored_images
+from workflows.spec import parse
+
+pytestmark = pytest.mark.django_db
+Status = ModelVersion.Status
+TINY = {"image_size": 64, "epochs": 2, "batch_size": 16, "patience": 0}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def deep(digits_project, admin):
+    project, concepts, items = digits_project(classes=2, count=40, labeled=1.0)
+    model = model_create(
+        project=project, name="Deep", type="deep-classifier", params=TINY, actor=admin
+    )
+    return project, concepts, items, model
+
+
+def test_a_deep_classifier_trains_evaluates_and_goes_live(deep, admin, monkeypatch):
+    project, concepts, items, model = deep
+    stages = []
+    report = versions._report
+    monkeypatch.setattr(
+        versions, "_report", lambda v, p, s: (stages.append((p, s)), report(v, p, s))
+    )
+
+    version = version_train(version_id=version_queue(model=model, actor=admin).id)
+
+    assert version.status == Status.READY, version.error
+    curves = version.metrics["curves"]
+    assert curves["epoch"] == [1, 2] and len(curves["train_loss"]) == len(curves["eval_f1"]) == 2
+    assert version.metrics["macro_f1"] is not None and "confusion" in version.metrics
+    assert set(version.thresholds) == {str(c.id) for c in concepts.values()}
+    assert version.counts["train_inputs"] + version.counts["eval_inputs"] == 40
+    assert version.promotion["promoted"] is True
+    model.refresh_from_db()
+    assert model.active_version_id == version.id
+    # progress per epoch, with the time left once there is something to go by
+    texts = [s for _, s in stages]
+    assert "Fine-tuning: epoch 1 of 2" in texts
+    assert any(t.startswith("Fine-tuning: epoch 2 of 2, about ") for t in texts)
+    fractions = [p for p, _ in stages]
+    assert fractions == sorted(fractions)
+
+    # the live version as a workflow node: images in, concepts out with its thresholds
+    document = {
+        "nodes": [
+            {"id": "input", "type": "input"},
+            {
+                "id": "classify",
+                "type": "model",
+                "model": {"type": "deep-classifier", "id": model.id, "version": "live"},
+                "inputs": [{"node_id": "input"}],
+            },
+        ]
+    }
+    workflow = parse(document)
+    resolved = runners_build(project=project, workflow=workflow)
+    plan = plan_compile(workflow, portal_registry())
+    ids = [i.id for i, _ in items[:5]]
+    result = plan.run(stored_images(ids), runners=resolved.runners)
+    scored = result.outputs["classify"]["concepts"]
+    assert scored.scores.shape == (5, 2)
+    assert scored.source == {"version": version.number, "model": "Deep"}
+
+    # on-demand scoring of a stored input needs the image, on a worker
+    with pytest.raises(ServiceError, match="send the image"):
+        prediction_for_input(model=model, input=items[0][0])
+
+
+class Killed(BaseException):
+    """What a worker killed mid-run looks like from inside: nothing after it runs."""
+
+
+def test_a_run_killed_mid_way_leaves_the_live_version(deep, admin, monkeypatch):
+    _, _, _, model = deep
+    first = version_train(version_id=version_queue(model=model, actor=admin).id)
+    assert first.status == Status.READY
+    report = versions._report
+
+    def kill_in_epoch_two(version, progress, stage):
+        if "epoch 2" in stage:
+            raise Killed
+        report(version, progress, stage)
+
+    monkeypatch.setattr(versions, "_report", kill_in_epoch_two)
+    second = version_queue(model=model, actor=admin)
+    with pytest.raises(Killed):
+        version_train(version_id=second.id)
+
+    second.refresh_from_db()
+    model.refresh_from_db()
+    assert second.status == Status.TRAINING and second.stage.startswith("Fine-tuning: epoch 1")
+    assert not second.head and not second.metrics
+    assert model.active_version_id == first.id

@@ -4,6 +4,7 @@ thresholds and promoted by the shared code, its curves stored; a run killed mid-
 the live version as it was; and its live version scores images as a workflow node."""
 
 import pytest
+from django.urls import reverse
 
 import training.services.versions as versions
 from labeling.services.errors import ServiceError
@@ -39,7 +40,7 @@ def deep(digits_project, admin):
     return project, concepts, items, model
 
 
-def test_a_deep_classifier_trains_evaluates_and_goes_live(deep, admin, monkeypatch):
+def test_a_deep_classifier_trains_evaluates_and_goes_live(deep, admin, monkeypatch, client):
     project, concepts, items, model = deep
     stages = []
     report = versions._report
@@ -86,6 +87,17 @@ def test_a_deep_classifier_trains_evaluates_and_goes_live(deep, admin, monkeypat
     assert scored.scores.shape == (5, 2)
     assert scored.source == {"version": version.number, "model": "Deep"}
 
+    # its page: the shared metrics, and the curves per epoch as a chart and a table
+    client.force_login(admin)
+    page = client.get(
+        reverse("training:model_version_of", args=[project.id, model.id, version.number])
+    ).content.decode()
+    assert 'id="training-curves"' in page and 'id="concept-metrics"' in page
+    assert page.count('class="curve loss"') == 1 and 'class="curve f1"' in page
+    assert page.count("<tr") - page.count("<tr><th") >= 2  # one row per epoch at least
+    models = client.get(reverse("training:models", args=[project.id])).content.decode()
+    assert "Deep classifier" in models and f"/models/{model.id}/versions/1/" in models
+
     # on-demand scoring of a stored input needs the image, on a worker
     with pytest.raises(ServiceError, match="send the image"):
         prediction_for_input(model=model, input=items[0][0])
@@ -116,3 +128,39 @@ def test_a_run_killed_mid_way_leaves_the_live_version(deep, admin, monkeypatch):
     assert second.status == Status.TRAINING and second.stage.startswith("Fine-tuning: epoch 1")
     assert not second.head and not second.metrics
     assert model.active_version_id == first.id
+
+
+def test_the_models_tab_creates_a_deep_classifier_with_its_defaults(project, admin, client):
+    client.force_login(admin)
+    url = reverse("training:model_new", args=[project.id])
+
+    response = client.post(url, {"name": "Fine-tuned", "type": "deep-classifier"})
+
+    assert response.status_code == 302
+    model = project.models.get(name="Fine-tuned")
+    assert model.type == "deep-classifier" and model.params["image_size"] == 128
+    page = client.get(response["Location"]).content.decode()
+    assert "Fine-tuned" in page and "Train Fine-tuned now" in page
+    again = client.post(url, {"name": "Fine-tuned", "type": "deep-classifier"})
+    assert again.status_code == 200 and "already has a model called" in again.content.decode()
+
+
+def test_the_curves_chart_scales_loss_to_its_top_and_f1_to_one():
+    from training.selectors import CHART_H, CHART_W, training_curves
+
+    chart = training_curves(
+        {
+            "epoch": [1, 2, 3],
+            "train_loss": [2.0, 1.0, 0.5],
+            "eval_f1": [0.5, 1.0, 0.75],
+            "best_epoch": 2,
+            "stopped_early": True,
+        }
+    )
+    assert (
+        chart["loss"]
+        == f"0.0,0.0 {CHART_W / 2:.1f},{CHART_H / 2:.1f} {CHART_W:.1f},{CHART_H * 0.75:.1f}"
+    )
+    assert chart["f1"].split()[1] == f"{CHART_W / 2:.1f},0.0"
+    assert chart["best_x"] == CHART_W / 2 and chart["stopped_early"]
+    assert training_curves({}) is None

@@ -64,6 +64,7 @@ def _metrics_json(metrics: dict) -> dict:
         "macro_f1": metrics.get("macro_f1"),
         "macro_auc": metrics.get("macro_auc"),
         "accuracy": metrics.get("accuracy"),
+        **({"curves": metrics["curves"]} if "curves" in metrics else {}),  # a fine-tuned one's
         "concepts": {
             cid: {k: m.get(k) for k in ("precision", "recall", "f1", "auc", "support")}
             for cid, m in metrics.get("concepts", {}).items()

@@ -30,6 +30,7 @@ import django  # noqa: E402
 
 django.setup()
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from common import machine  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -87,7 +88,12 @@ def main() -> None:
     print(f"train {len(train)} / eval {len(evaluation)} digits; torch threads {args.threads}")
 
     started = time.perf_counter()
-    features = {k: backbone.embed(v.images) for k, v in labeled.items()}
+    features = {
+        k: np.concatenate(
+            [backbone.embed(v.images[i : i + 64]) for i in range(0, len(v.images), 64)]
+        )
+        for k, v in labeled.items()
+    }
     embedded = time.perf_counter() - started
     head = train_head(features["train"], labeled["train"].y, labeled["train"].known, layout)
     head_time = time.perf_counter() - started - embedded
@@ -104,7 +110,22 @@ def main() -> None:
         freeze_stages=args.freeze_stages,
     )
     started = time.perf_counter()
-    model = train_deep(labeled["train"], layout, params, evaluation=labeled["eval"], device="cpu")
+    epochs_seen = set()
+
+    def progress(fraction: float, detail: str) -> None:
+        epoch = detail.split(",")[0]
+        if epoch not in epochs_seen:  # one line per epoch, with the time left
+            epochs_seen.add(epoch)
+            print(f"  {detail} ({time.perf_counter() - started:.0f} s in)", flush=True)
+
+    model = train_deep(
+        labeled["train"],
+        layout,
+        params,
+        evaluation=labeled["eval"],
+        progress=progress,
+        device="cpu",
+    )
     took = time.perf_counter() - started
     accuracy, f1 = scores(model.probabilities(labeled["eval"].images), eval_targets, layout)
     curves = model.curves

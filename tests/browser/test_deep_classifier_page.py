@@ -42,6 +42,7 @@ def test_admin_creates_a_deep_classifier_and_reads_its_curves(
     expect(card).to_contain_text("Deep digits")
     expect(card).to_contain_text("No versions yet.")
     expect(card.get_by_role("button", name="Train Deep digits now")).to_be_visible()
+    shot(page, "deep_classifier_models_tab")
 
     # given a version fine-tuned briefly (two epochs of 64 px digits)
     model = MLModel.objects.get(project=project, name="Deep digits")

@@ -20,10 +20,10 @@ from training.model_types import TYPES
 from training.model_types.base import PORT_TYPE_NAMES
 from training.models import MLModel, ModelVersion, Prediction
 from training.services.predictions import (
-    draws_boxes,
     prediction_create,
     prediction_for_input,
     prediction_wait,
+    reads_images,
 )
 from training.services.versions import model_create, version_queue
 
@@ -66,6 +66,7 @@ def _metrics_json(metrics: dict) -> dict:
         "macro_f1": metrics.get("macro_f1"),
         "macro_auc": metrics.get("macro_auc"),
         "accuracy": metrics.get("accuracy"),
+        **({"curves": metrics["curves"]} if "curves" in metrics else {}),  # a fine-tuned one's
         "concepts": {
             cid: {k: m.get(k) for k in ("precision", "recall", "f1", "auc", "support")}
             for cid, m in metrics.get("concepts", {}).items()
@@ -262,17 +263,18 @@ def _prediction_json(prediction: Prediction) -> dict:
 def model_predict_view(request: Request, model_id: int) -> Response:
     """Concepts with scores and the routing decision the live version would give, for an
     input (``input_id``) or a new image (``file``; scored by a worker: 200 when it answered
-    within 20 s, else 202 with the prediction to poll). A detector answers with ``regions``
-    (Clarifai's shape, each with its decision) and always on a worker."""
+    within 20 s, else 202 with the prediction to poll). A model that looks at the image
+    itself (a detector, the deep classifier) always runs on a worker; a detector answers
+    with ``regions`` (Clarifai's shape, each with its decision)."""
     model = _model(request, model_id)
     payload = PredictSerializer(data=request.data)
     payload.is_valid(raise_exception=True)
     data = payload.validated_data
     if data.get("input_id"):
         input = get_object_or_404(Input, id=data["input_id"], project=model.project)
-        if not draws_boxes(model):
+        if not reads_images(model):
             return Response(prediction_for_input(model=model, input=input))
-        image = media_path(input.file).read_bytes()  # a detector looks at the image itself
+        image = media_path(input.file).read_bytes()  # the model looks at the image itself
     elif data.get("file") is not None:
         image = data["file"].read()
     else:

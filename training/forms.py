@@ -19,3 +19,17 @@ class LoopSettingsForm(forms.ModelForm):
             "doubt_band": forms.NumberInput(attrs={"step": "0.05"}),
             "spot_check_rate": forms.NumberInput(attrs={"step": "0.01"}),
         }
+
+
+class ModelCreateForm(forms.Form):
+    """A new model of the project: its name and type; parameters start at the type's
+    defaults (the API takes them too: ``POST /api/v1/models``)."""
+
+    name = forms.CharField(max_length=100)
+    type = forms.ChoiceField(choices=())
+
+    def __init__(self, *args, **kwargs):
+        from training.model_types import TYPES
+
+        super().__init__(*args, **kwargs)
+        self.fields["type"].choices = [(key, spec.title) for key, spec in TYPES.items()]

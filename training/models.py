@@ -36,6 +36,7 @@ class EmbeddingRun(models.Model):
 
 class ModelType(models.TextChoices):
     CONTEXT_CLASSIFIER = "context-classifier", "Context classifier"
+    DEEP_CLASSIFIER = "deep-classifier", "Deep classifier"
     EMBEDDER = "embedder", "Embedder"
     VISUAL_DETECTOR = "visual-detector", "Visual detector"
     FACE_DETECTOR = "face-detector", "Face detector"

@@ -258,7 +258,42 @@ def version_report(version: ModelVersion) -> dict:
                 ],
             }
         )
-    return {"concepts": concepts, "confusions": confusions, "chart": (CHART_W, CHART_H)}
+    return {
+        "concepts": concepts,
+        "confusions": confusions,
+        "chart": (CHART_W, CHART_H),
+        "curves": training_curves(version.metrics.get("curves")),
+    }
+
+
+def training_curves(curves: dict | None) -> dict | None:
+    """A fine-tuned version's loss and eval F1 per epoch as SVG polyline points on the
+    chart's frame (x: epoch; loss scaled to its largest value, F1 to 0-1), or None."""
+    if not curves or not curves.get("epoch"):
+        return None
+    epochs = curves["epoch"]
+    span = max(len(epochs) - 1, 1)
+    top = max(curves["train_loss"]) or 1.0
+
+    def points(values, scale):
+        return " ".join(
+            f"{i * CHART_W / span:.1f},{(1 - v / scale) * CHART_H:.1f}"
+            for i, v in enumerate(values)
+            if v is not None
+        )
+
+    best = curves.get("best_epoch") or 0
+    best_x = (epochs.index(best) * CHART_W / span) if best in epochs else None
+    return {
+        "loss": points(curves["train_loss"], top),
+        "f1": points(curves["eval_f1"], 1.0),
+        "top_loss": top,
+        "epochs": len(epochs),
+        "best_epoch": best,
+        "best_x": best_x,
+        "stopped_early": curves.get("stopped_early", False),
+        "rows": list(zip(epochs, curves["train_loss"], curves["eval_f1"], strict=True)),
+    }
 
 
 @dataclass(frozen=True)
@@ -378,9 +413,19 @@ class DetectorRow:
 
 
 def detector_rows(project: Project) -> list[DetectorRow]:
+    return _model_rows(project, "regions")
+
+
+def classifier_rows(project: Project) -> list[DetectorRow]:
+    """The project's classifiers besides the routing one (a deep classifier, a second
+    context classifier), with their latest versions."""
+    return [row for row in _model_rows(project, "concepts") if not row.model.routes]
+
+
+def _model_rows(project: Project, produces: str) -> list[DetectorRow]:
     from training.model_types import TYPES
 
-    kinds = {key for key, spec in TYPES.items() if "regions" in spec.produces}
+    kinds = {key for key, spec in TYPES.items() if produces in spec.produces}
     rows = []
     for model in MLModel.objects.filter(project=project, type__in=kinds).order_by("name"):
         versions = list(model.versions.order_by("-number")[:5])

@@ -6,6 +6,7 @@ from training.views import (
     detector_train,
     input_similar,
     loop_progress_view,
+    model_new,
     model_run,
     model_settings,
     model_summary_view,
@@ -44,6 +45,22 @@ urlpatterns = [
         "projects/<id:project_id>/models/versions/<id:number>/action/",
         model_version_action,
         name="model_version_action",
+    ),
+    path("projects/<id:project_id>/models/new/", model_new, name="model_new"),
+    path(
+        "projects/<id:project_id>/models/<id:model_id>/versions/<id:number>/",
+        model_version,
+        name="model_version_of",
+    ),
+    path(
+        "projects/<id:project_id>/models/<id:model_id>/versions/<id:number>/threshold/",
+        model_threshold,
+        name="model_threshold_of",
+    ),
+    path(
+        "projects/<id:project_id>/models/<id:model_id>/versions/<id:number>/action/",
+        model_version_action,
+        name="model_version_action_of",
     ),
     path(
         "projects/<id:project_id>/inputs/<id:input_id>/similar/",

@@ -6,16 +6,18 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from labeling.models import Input, Project
 from labeling.permissions import ADMIN, project_view
 from labeling.services.errors import ServiceError
 from labeling.services.projects import project_update
-from training.forms import LoopSettingsForm
+from training.forms import LoopSettingsForm, ModelCreateForm
 from training.models import MLModel, ModelVersion
 from training.selectors import (
     auto_label_precision,
+    classifier_rows,
     detector_rows,
     live_spot_check,
     model_summary,
@@ -29,7 +31,12 @@ from training.selectors import (
 )
 from training.services.embeddings import loop_progress
 from training.services.routing import version_rollback
-from training.services.versions import model_router_ensure, version_promote, version_queue
+from training.services.versions import (
+    model_create,
+    model_router_ensure,
+    version_promote,
+    version_queue,
+)
 
 
 def _versions(project: Project):
@@ -51,7 +58,7 @@ def models_page(request: HttpRequest, project: Project) -> HttpResponse:
     return _render_page(request, project, form)
 
 
-def _render_page(request, project: Project, form) -> HttpResponse:
+def _render_page(request, project: Project, form, create_form=None) -> HttpResponse:
     context = _run_context(project)
     model = context["model"]
     context.update(
@@ -62,8 +69,29 @@ def _render_page(request, project: Project, form) -> HttpResponse:
         withheld=withheld_concepts(model.active_version) if model.active_version else [],
         min_evidence=settings.TRAINING_THRESHOLD_MIN_KEPT,
         detectors=detector_rows(project),
+        classifiers=classifier_rows(project),
+        create_form=create_form or ModelCreateForm(),
     )
     return render(request, "training/models.html", context)
+
+
+@project_view(ADMIN)
+@require_POST
+def model_new(request: HttpRequest, project: Project) -> HttpResponse:
+    """A new model of the project, with its type's default parameters."""
+    create_form = ModelCreateForm(request.POST)
+    if create_form.is_valid():
+        try:
+            model = model_create(
+                project=project, params={}, actor=request.user, **create_form.cleaned_data
+            )
+        except ServiceError as exc:
+            create_form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{model.name} ({model.get_type_display()}) created.")
+            return redirect("training:models", project.id)
+    form = LoopSettingsForm(instance=Project.objects.get(id=project.id))
+    return _render_page(request, project, form, create_form)
 
 
 @project_view(ADMIN)
@@ -104,7 +132,8 @@ def model_train(request: HttpRequest, project: Project) -> HttpResponse:
 @project_view(ADMIN)
 @require_POST
 def detector_train(request: HttpRequest, project: Project, model_id: int) -> HttpResponse:
-    """Train one of the project's detectors now (its progress shows in the Detectors card)."""
+    """Train one of the project's models now: a detector or a classifier besides the
+    routing one (its progress shows in its card)."""
     model = get_object_or_404(MLModel, id=model_id, project=project)
     try:
         version = version_queue(model=model, actor=request.user)
@@ -154,14 +183,32 @@ def loop_progress_view(request: HttpRequest, project: Project) -> HttpResponse:
     return response
 
 
-def _version(project: Project, number: int) -> ModelVersion:
-    """The routing model's version by the number the pages show (v3 is /versions/3/)."""
-    return get_object_or_404(_versions(project).select_related("model"), number=number)
+def _version(project: Project, number: int, model_id: int | None = None) -> ModelVersion:
+    """A version by the number the pages show: of the routing model (v3 is /versions/3/),
+    or of the model ``model_id`` (/models/<id>/versions/3/)."""
+    if model_id is None:
+        versions = _versions(project)
+    else:
+        versions = ModelVersion.objects.filter(model__project=project, model_id=model_id)
+    return get_object_or_404(versions.select_related("model"), number=number)
+
+
+def _version_urls(project: Project, version: ModelVersion) -> dict:
+    """The version page's own links, for the routing model's versions or another's."""
+    model = version.model
+    args = [project.id, version.number] if model.routes else [project.id, model.id, version.number]
+    suffix = "" if model.routes else "_of"
+    return {
+        name: reverse(f"training:model_{name}{suffix}", args=args)
+        for name in ("version", "threshold", "version_action")
+    }
 
 
 @project_view(ADMIN)
-def model_version(request: HttpRequest, project: Project, number: int) -> HttpResponse:
-    version = _version(project, number)
+def model_version(
+    request: HttpRequest, project: Project, number: int, model_id: int | None = None
+) -> HttpResponse:
+    version = _version(project, number, model_id)
     return render(
         request,
         "training/version.html",
@@ -169,6 +216,7 @@ def model_version(request: HttpRequest, project: Project, number: int) -> HttpRe
             "project": project,
             "version": version,
             "model": version.model,
+            "urls": _version_urls(project, version),
             "report": version_report(version),
             "spot": auto_label_precision(project, version),
             "labels": version_label_counts(version),
@@ -179,8 +227,10 @@ def model_version(request: HttpRequest, project: Project, number: int) -> HttpRe
 
 
 @project_view(ADMIN)
-def model_threshold(request: HttpRequest, project: Project, number: int) -> HttpResponse:
-    version = _version(project, number)
+def model_threshold(
+    request: HttpRequest, project: Project, number: int, model_id: int | None = None
+) -> HttpResponse:
+    version = _version(project, number, model_id)
     try:
         concept_id = int(request.GET.get("concept", ""))
         threshold = min(max(float(request.GET.get("t", "")), 0.0), 1.0)
@@ -192,8 +242,10 @@ def model_threshold(request: HttpRequest, project: Project, number: int) -> Http
 
 @project_view(ADMIN)
 @require_POST
-def model_version_action(request: HttpRequest, project: Project, number: int):
-    version = _version(project, number)
+def model_version_action(
+    request: HttpRequest, project: Project, number: int, model_id: int | None = None
+):
+    version = _version(project, number, model_id)
     action = request.POST.get("action")
     try:
         if action == "promote":
@@ -206,7 +258,7 @@ def model_version_action(request: HttpRequest, project: Project, number: int):
             raise ServiceError(f"Unknown action {action!r}.")
     except ServiceError as exc:
         messages.error(request, str(exc))
-    return redirect("training:model_version", project.id, version.number)
+    return redirect(_version_urls(project, version)["version"])
 
 
 @project_view()

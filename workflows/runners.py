@@ -9,7 +9,8 @@ the rows (model version ids by (model name, version number)) and the run's seed.
   worker: that path loads the backbone).
 - context-classifier: ``version_head(version).probabilities(features)`` with the version's
   tuned thresholds as ``Concepts.tuned`` and its exclusive groups, as the default workflow
-  expects (docs/workflows.md).
+  expects (docs/workflows.md); a deep-classifier gives the same from the batch's images
+  (its fine-tuned network, on a worker).
 """
 
 from dataclasses import dataclass, field
@@ -117,18 +118,28 @@ def _embed_crops(images: Images, crops) -> np.ndarray:
 
 
 def _classifier(node_id: str, project: Project, ref: dict, resolved: Resolved):
-    from training.services.versions import version_head
+    """A context classifier (its head on the batch's embeddings) or a deep classifier (its
+    network on the batch's images, decoded at twice its input size): the type's ``predict``
+    gives the probabilities either way."""
+    from training.ml.layout import Layout
+    from training.model_types import model_type
+    from training.services.versions import version_artifact
 
     model, version = _model_version(node_id, project, ref, resolved)
-    head = version_head(version)
-    layout = head.layout
+    spec = model_type(model.type)
+    artifact = version_artifact(version)
+    layout = Layout.from_dict(version.layout)
     tuned = tuple(version.thresholds.get(str(c), {}).get("threshold") for c in layout.concept_ids)
     source = {"version": version.number, "model": model.name}
     if not resolved.seed:
         resolved.seed = -version.id
 
     def run(inputs: dict, context: Context) -> dict:
-        probs = head.probabilities(inputs["embedding"])
+        if "image" in spec.consumes:
+            edge = 2 * artifact.params.image_size
+            probs = spec.predict(artifact, batch_pictures(inputs["image"], edge))
+        else:
+            probs = spec.predict(artifact, inputs["embedding"])
         return {
             "concepts": Concepts.scored(
                 layout.concept_ids, probs, groups=layout.groups, tuned=tuned, source=source
@@ -252,7 +263,7 @@ def runners_build(*, project: Project, workflow: Workflow) -> Resolved:
         if kind == "embedder":
             resolved.runners[node.id] = _embed
             resolved.versions[node.id] = settings.TRAINING_BACKBONE
-        elif kind == "context-classifier":
+        elif kind in ("context-classifier", "deep-classifier"):
             resolved.runners[node.id] = _classifier(node.id, project, ref, resolved)
         elif kind == "visual-detector":
             resolved.runners[node.id] = _detector(node.id, project, ref, resolved)

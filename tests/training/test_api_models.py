@@ -71,7 +71,22 @@ def test_the_types_list_what_creating_each_takes(annotator):
 
     assert response.status_code == 200
     types = {t["type"]: t for t in response.json()}
-    assert set(types) == {"context-classifier", "embedder", "visual-detector", "face-detector"}
+    assert set(types) == {
+        "context-classifier",
+        "deep-classifier",
+        "embedder",
+        "visual-detector",
+        "face-detector",
+    }
+    deep = types["deep-classifier"]
+    assert (deep["consumes"], deep["produces"], deep["trainable"]) == (
+        ["image"],
+        ["concepts"],
+        True,
+    )
+    assert (
+        deep["payload_schema"]["properties"]["params"]["properties"]["image_size"]["minimum"] == 64
+    )
     assert types["visual-detector"]["produces"] == ["regions"]
     classifier = types["context-classifier"]
     assert classifier["trainable"] is True and types["embedder"]["trainable"] is False

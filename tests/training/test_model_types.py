@@ -41,11 +41,14 @@ DEFAULTS = {
 def test_given_the_registry_then_it_holds_the_classifier_the_embedder_and_the_detectors():
     assert set(TYPES) == {
         ModelType.CONTEXT_CLASSIFIER,
+        ModelType.DEEP_CLASSIFIER,
         ModelType.EMBEDDER,
         ModelType.VISUAL_DETECTOR,
         ModelType.FACE_DETECTOR,
     }
     assert model_type("visual-detector").produces == ("regions",)
+    deep = model_type("deep-classifier")
+    assert deep.trainable and (deep.consumes, deep.produces) == (("image",), ("concepts",))
     assert set(TYPES) == set(ModelType.values)  # every type can be stored on a model
     assert model_type("context-classifier") is CONTEXT_CLASSIFIER
     assert model_type("embedder") is EMBEDDER
@@ -56,7 +59,7 @@ def test_given_the_registry_then_it_holds_the_classifier_the_embedder_and_the_de
 
 
 def test_given_an_unknown_type_then_model_type_refuses_and_lists_the_known_ones():
-    known = "context-classifier, embedder, visual-detector, face-detector"
+    known = "context-classifier, deep-classifier, embedder, visual-detector, face-detector"
     with pytest.raises(ValueError, match=f"'detector'.*{known}"):
         model_type("detector")
 

@@ -40,16 +40,7 @@ class Head:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """(n, width) probabilities: each group's columns sum to 1; singles are independent."""
-        logits = self.logits(features)
-        probs = np.empty_like(logits)
-        for group in self.layout.groups:
-            columns = list(group)
-            z = logits[:, columns]
-            z = np.exp(z - z.max(axis=1, keepdims=True))
-            probs[:, columns] = z / z.sum(axis=1, keepdims=True)
-        singles = list(self.layout.singles)
-        probs[:, singles] = 1.0 / (1.0 + np.exp(-logits[:, singles]))
-        return probs
+        return layout_probabilities(self.logits(features), self.layout)
 
     def to_bytes(self) -> bytes:
         arrays = {"mean": self.mean, "scale": self.scale}
@@ -67,6 +58,22 @@ class Head:
             i = len(layers)
             layers.append((arrays[f"w{i}"], arrays[f"b{i}"]))
         return cls(layout, arrays["mean"], arrays["scale"], layers)
+
+
+def layout_probabilities(logits: np.ndarray, layout: Layout) -> np.ndarray:
+    """(n, width) probabilities from logits over ``layout``'s columns: softmax over each
+    exclusive group, sigmoid for every multi-label concept (any network ending in these
+    columns: the head, the fine-tuned ``deep`` classifier)."""
+    logits = np.asarray(logits, dtype=np.float32)
+    probs = np.empty_like(logits)
+    for group in layout.groups:
+        columns = list(group)
+        z = logits[:, columns]
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        probs[:, columns] = z / z.sum(axis=1, keepdims=True)
+    singles = list(layout.singles)
+    probs[:, singles] = 1.0 / (1.0 + np.exp(-logits[:, singles]))
+    return probs
 
 
 def decision_scores(probs: np.ndarray, layout: Layout) -> np.ndarray:
@@ -134,8 +141,7 @@ def train_head(
     optimizer = torch.optim.AdamW(
         net.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay
     )
-    groups = [torch.tensor(g) for g in layout.groups]
-    singles = torch.tensor(layout.singles, dtype=torch.long)
+    groups, singles = loss_columns(layout)
     n = len(features)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     for step in range(params.steps):
@@ -145,7 +151,7 @@ def train_head(
         else:
             x, t, k = x_all, y_all, known_all
         logits = net(x)
-        loss = _loss(logits, t, k, groups, singles, weights)
+        loss = layout_loss(logits, t, k, groups, singles, weights)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -160,7 +166,17 @@ def train_head(
     return Head(layout, mean, scale, layers)
 
 
-def _loss(logits, targets, known, groups, singles, weights):
+def loss_columns(layout: Layout):
+    """``layout``'s exclusive groups and multi-label columns as the index tensors
+    ``layout_loss`` takes."""
+    import torch
+
+    return [torch.tensor(g) for g in layout.groups], torch.tensor(layout.singles, dtype=torch.long)
+
+
+def layout_loss(logits, targets, known, groups, singles, weights):
+    """The training loss over ``layout``'s columns (torch): weighted cross-entropy per exclusive
+    group, weighted BCE per multi-label concept, each on the rows whose label is known."""
     import torch
     import torch.nn.functional as F
 

@@ -39,11 +39,15 @@ class Train(Protocol):
         known: np.ndarray,
         layout: Layout,
         params: dict,
-        progress: Callable[[float], None],
+        progress: Callable[..., None],
+        evaluation: tuple[Any, np.ndarray, np.ndarray] | None = None,
     ) -> Artifact:
-        """Fit on the train split: ``features`` (n, d), targets ``y`` and ``known`` (n, width)
-        over ``layout``'s columns, ``params`` cleaned by the type. ``progress(fraction)`` is
-        called now and then and may raise to stop the run."""
+        """Fit on the train split: ``features`` (n, d) embeddings, or the images (a sequence
+        that loads them lazily) for a type that consumes ``image``; targets ``y`` and
+        ``known`` (n, width) over ``layout``'s columns, ``params`` cleaned by the type.
+        ``evaluation``: the eval split's (features, y, known), for a type that stops early.
+        ``progress(fraction, detail="")`` is called now and then (``detail``: the epoch and
+        the time left, in words) and may raise to stop the run."""
 
 
 class TrainRegions(Protocol):

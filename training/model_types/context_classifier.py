@@ -20,8 +20,10 @@ def train(
     layout: Layout,
     params: dict,
     progress,
+    evaluation=None,
 ) -> Head:
-    """Today's head training; ``params`` are the type's cleaned fields."""
+    """Today's head training; ``params`` are the type's cleaned fields. A fixed number of
+    steps: the eval split (``evaluation``) is not looked at."""
     return train_head(features, y, known, layout, HeadParams(**params), progress=progress)
 
 

@@ -8,7 +8,7 @@ with whole-image labels and no box says nothing about boxes, so in a project wit
 kinds of groups such an input is left out.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,10 +85,27 @@ def box_examples(
     return BoxSet(ids, [files[i] for i in ids], targets)
 
 
+class InputImages(Sequence):
+    """Stored images as people see them (EXIF applied), in RGB, each decoded when asked for
+    at reduced scale (JPEG: no smaller than ``image_size * DECODE_MARGIN``): a training run
+    over thousands of inputs holds a batch of images, not the split."""
+
+    def __init__(self, files: list[str], image_size: int):
+        self.files, self.image_size = list(files), image_size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return InputImages(self.files[index], self.image_size)
+        edge = self.image_size * DECODE_MARGIN
+        return image_open(media_path(self.files[index]), edge).convert("RGB")
+
+
 def images_loader(files: list[str], image_size: int) -> Callable[[int], Image.Image]:
     """Image ``i`` as people see it (EXIF applied), in RGB, decoded at reduced scale."""
-    edge = image_size * DECODE_MARGIN
-    return lambda i: image_open(media_path(files[i]), edge).convert("RGB")
+    return InputImages(files, image_size).__getitem__
 
 
 def images_load(files: list[str], image_size: int) -> list[Image.Image]:

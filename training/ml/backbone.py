@@ -161,6 +161,37 @@ def _runner(*, int8: bool) -> Callable[[np.ndarray], np.ndarray]:
     return runner
 
 
+def runner_without_torch(*, int8: bool = False) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``forward`` (``forward_int8``) for a process that must not load torch (the web
+    server): the ONNX session of a checked export a worker cached, or None while there is
+    none (or the runtime is torch). Never exports, never imports torch."""
+    runner = _runners.get(int8)
+    if runner is not None:
+        return None if runner is forward_torch else runner
+    config = _config
+    if config.runtime != "onnx":
+        return None
+    from training.ml import backbone_onnx
+
+    try:
+        weights = weights_path()
+    except BackboneUnavailable:
+        return None
+    with _lock:
+        if int8 not in _runners:
+            session = backbone_onnx.cached_session(
+                cache_dir=config.cache_dir,
+                name=NAME,
+                weights=weights,
+                int8=int8,
+                threads=config.threads,
+            )
+            if session is None:
+                return None  # asked again next time: a worker may export it meanwhile
+            _runners[int8] = session.run
+        return _runners[int8]
+
+
 def _runner_open(int8: bool) -> Callable[[np.ndarray], np.ndarray]:
     config = _config
     if config.runtime == "torch":

@@ -58,6 +58,19 @@ def embedder(name: str) -> Embedder:
     )
 
 
+def embedder_without_torch(name: str) -> Embedder | None:
+    """The backbone's embedder for a process that keeps torch out (the web server): ONNX
+    Runtime on the export a worker checked and cached; None while there is none, or for
+    another backbone (ask a worker then)."""
+    from training.ml import backbone
+
+    int8 = {backbone.NAME: False, backbone.NAME_INT8: True}.get(name)
+    if int8 is None:
+        return None
+    run = backbone.runner_without_torch(int8=int8)
+    return Embedder(prepare=backbone.preprocess, run=run) if run is not None else None
+
+
 def to_stored(vectors: np.ndarray) -> list[bytes]:
     return [row.astype(np.float16).tobytes() for row in vectors]
 

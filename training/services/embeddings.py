@@ -130,8 +130,11 @@ def _decode(batch: list[Input], embed: Embedder) -> _Decoded:
 def embeddings_compute(*, project_id: int, batch_size: int | None = None) -> int:
     """Embed every input of the project that has none yet; returns how many were stored.
 
-    The next batch's files are decoded and resized in a thread while the backbone runs on
-    this one (Pillow and torch both release the GIL), so that work costs little wall time."""
+    Three things go on at once, each in its own thread, so the network is never idle
+    waiting for the rest: the backbone runs on one batch ("network"), the next batch's files
+    are decoded and resized ("decode"), and this thread stores the previous batch's vectors
+    and looks up the next inputs (Pillow, torch and ONNX Runtime all release the GIL; the
+    database stays on this thread). A killed run loses at most the two batches in flight."""
     batch_size = batch_size or settings.TRAINING_EMBED_BATCH
     if not _claim(project_id, timezone.now()):
         return 0
@@ -143,22 +146,36 @@ def embeddings_compute(*, project_id: int, batch_size: int | None = None) -> int
         return list(_missing(project_id).filter(id__gt=after)[:batch_size])
 
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as prefetch:
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as prefetch,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="network") as network,
+        ):
             batch = next_batch(0)
             pending = prefetch.submit(_decode, batch, embed) if batch else None
-            while pending is not None:
-                decoded = pending.result()
-                batch = next_batch(batch[-1].id)
+            running = None  # (decoded batch, its vectors to come) in the network
+            while pending is not None or running is not None:
+                started = None
+                if pending is not None:
+                    decoded = pending.result()
+                    started = (decoded, network.submit(_vectors, embed, decoded))
+                    after = batch[-1].id
+                if running is not None:
+                    done, vectors = running
+                    _store(project_id, backbone, done, vectors.result())
+                    stored += len(done.inputs)
+                    EmbeddingRun.objects.filter(project_id=project_id).update(
+                        heartbeat_at=timezone.now()
+                    )
+                running = started
+                batch = next_batch(after)  # after the store: takes inputs that came meanwhile
                 pending = prefetch.submit(_decode, batch, embed) if batch else None
-                vectors = embed.run(decoded.prepared) if decoded.inputs else []
-                _store(project_id, backbone, decoded, vectors)
-                stored += len(decoded.inputs)
-                EmbeddingRun.objects.filter(project_id=project_id).update(
-                    heartbeat_at=timezone.now()
-                )
     finally:
         EmbeddingRun.objects.filter(project_id=project_id).update(done_at=timezone.now())
     return stored
+
+
+def _vectors(embed: Embedder, decoded: _Decoded):
+    return embed.run(decoded.prepared) if decoded.inputs else []
 
 
 def _store(project_id: int, backbone: str, decoded: _Decoded, vectors) -> None:

@@ -2,10 +2,13 @@
 routing decision it would get.
 
 An input that already has an embedding is scored right here with numpy. A new image needs
-the backbone, so it is staged and scored by a worker (queue ``predict``); the web process
-never loads torch. A detector always runs on a worker, on the image (a stored input's file
-is staged like an upload): its answer is boxes in the API's Clarifai shape, each with the
-decision the version's box thresholds give it.
+the backbone: when it runs with ONNX Runtime and a worker has already exported and checked it
+(``embedder_without_torch``), the image is embedded right here too (no torch: a few tens of
+milliseconds); otherwise it is staged and scored by a worker (queue ``predict``). The web
+process never loads torch. A model that looks at the image itself (a detector, the deep
+classifier) always runs on a worker (a stored input's file is staged like an upload); a
+detector's answer is boxes in the API's Clarifai shape, each with the decision the version's
+box thresholds give it.
 """
 
 import time
@@ -20,7 +23,7 @@ from labeling.models import Concept, Input
 from labeling.services.errors import ServiceError
 from labeling.services.ingest import image_stage
 from labeling.storage import media_path
-from training.ml.features import embedder, image_open
+from training.ml.features import Embedder, embedder, embedder_without_torch, image_open
 from training.ml.layout import Layout
 from training.ml.routing import box_levels, image_band, route
 from training.model_types import model_type
@@ -38,9 +41,11 @@ def _live(model: MLModel) -> ModelVersion | None:
 
 
 def reads_images(model: MLModel) -> bool:
-    """A type that looks at the image itself (a detector, the deep classifier), not at its
-    embedding: it always runs on a worker."""
-    return "image" in model_type(model.type).consumes
+    """A type that looks at the image with its own network (a detector, the deep
+    classifier), not through the backbone's embedding (as the embedder and the context
+    classifier do): it always runs on a worker."""
+    spec = model_type(model.type)
+    return "image" in spec.consumes and "embedding" not in spec.produces
 
 
 def draws_boxes(model: MLModel) -> bool:
@@ -152,20 +157,30 @@ def prediction_for_input(*, model: MLModel, input: Input) -> dict:
 
 
 def prediction_create(*, model: MLModel, user, data: bytes) -> Prediction:
-    """Check and stage a new image, and queue its prediction on a worker."""
+    """Check and stage a new image; score it here when the backbone can run without torch
+    (``TRAINING_PREDICT_IN_WEB``) and the model scores embeddings, else queue its
+    prediction on a worker."""
     _live(model)
     path = image_stage(data=data, folder=f"predictions/{model.id}")
     prediction = Prediction.objects.create(
         model=model, version=model.active_version, file=path, created_by=user
     )
+    light = (
+        settings.TRAINING_PREDICT_IN_WEB
+        and not reads_images(model)
+        and embedder_without_torch(settings.TRAINING_BACKBONE)
+    )
+    if light:
+        return prediction_run(prediction_id=prediction.id, embed=light)
     from training.tasks import predict_task
 
     transaction.on_commit(lambda: predict_task.delay(prediction.id))
     return prediction
 
 
-def prediction_run(*, prediction_id: int) -> Prediction:
-    """The worker's part: embed the staged image and score it with the version."""
+def prediction_run(*, prediction_id: int, embed: Embedder | None = None) -> Prediction:
+    """Embed the staged image (with ``embed``, else the configured backbone: the worker's
+    part) and score it with the version."""
     prediction = Prediction.objects.select_related("model", "version").get(id=prediction_id)
     if prediction.status != Prediction.Status.QUEUED:
         return prediction
@@ -181,7 +196,8 @@ def prediction_run(*, prediction_id: int) -> Prediction:
             probs = model_type(model.type).predict(version_artifact(version), [image])
             prediction.result = prediction_describe(version, probs)
         else:
-            prediction.result = _result(model, embedder(settings.TRAINING_BACKBONE)([image])[0])
+            vector = (embed or embedder(settings.TRAINING_BACKBONE))([image])[0]
+            prediction.result = _result(model, vector)
         prediction.status = Prediction.Status.DONE
     except (OSError, ValueError, ServiceError) as exc:
         prediction.status, prediction.error = Prediction.Status.FAILED, str(exc)[:500]

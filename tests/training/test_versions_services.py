@@ -113,7 +113,9 @@ def test_given_an_embedder_then_it_cannot_be_trained(project, admin):
 @pytest.mark.parametrize(
     "name, type, params, message",
     [
-        ("Deep", "deep-classifier", None, "Unknown model type"),
+        ("Odd", "no-such-type", None, "Unknown model type"),
+        ("Deep", "deep-classifier", {"image_size": 32}, "image_size must be between 64"),
+        ("Deep", "deep-classifier", {"freeze_stages": 8}, "freeze_stages must be between"),
         ("Head", "context-classifier", {"depth": 3}, "Unknown parameters"),
         ("Head", "context-classifier", {"steps": 5}, "steps must be between"),
         ("Head", "context-classifier", {"steps": 100.5}, "whole number"),

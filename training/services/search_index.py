@@ -141,7 +141,7 @@ def _rebuild(project_id: int, count: int, last_id: int) -> IndexRecord:
     index = vector_index.index_train(_sample(project_id, vector_index.train_size(nlist)), count)
     for ids, vectors in embedding_chunks(project_id):
         vector_index.index_add(index, ids, vectors)
-    record = _save(project_id, index, last_id, trained_for=count)
+    record = search_index_save(project_id, index, last_id, trained_for=count)
     logger.info(
         "search index of project %s rebuilt: %s vectors in %.1f s",
         project_id,
@@ -151,7 +151,10 @@ def _rebuild(project_id: int, count: int, last_id: int) -> IndexRecord:
     return record
 
 
-def _save(project_id: int, index, last_id: int, *, trained_for: int) -> IndexRecord:
+def search_index_save(
+    project_id: int, index, last_id: int, *, trained_for: int
+) -> IndexRecord:
+    """Make ``index`` the project's current one, covering embeddings up to ``last_id``."""
     name = f"project-{project_id}-{time.time_ns()}.faiss"
     vector_index.index_write(index, index_dir() / name)
     old = record_read(project_id)
@@ -206,7 +209,7 @@ def search_index_update(*, project_id: int) -> str:
                 else:
                     ids, vectors = embeddings_after(project_id, record.max_embedding_id)
                     vector_index.index_add(index, ids, vectors)
-                    _save(project_id, index, last_id, trained_for=record.trained_for)
+                    search_index_save(project_id, index, last_id, trained_for=record.trained_for)
                     return f"added {len(ids)}"
         _rebuild(project_id, count, last_id)
         return "rebuilt"

@@ -27,9 +27,9 @@ from training.selectors import (
     withheld_concepts,
 )
 from training.services.embeddings import loop_progress
+from training.services.image_search import image_search
 from training.services.routing import version_rollback
 from training.services.versions import model_router_ensure, version_promote, version_queue
-from training.services.image_search import image_search
 from training.similar import similar_inputs
 
 

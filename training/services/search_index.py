@@ -151,9 +151,7 @@ def _rebuild(project_id: int, count: int, last_id: int) -> IndexRecord:
     return record
 
 
-def search_index_save(
-    project_id: int, index, last_id: int, *, trained_for: int
-) -> IndexRecord:
+def search_index_save(project_id: int, index, last_id: int, *, trained_for: int) -> IndexRecord:
     """Make ``index`` the project's current one, covering embeddings up to ``last_id``."""
     name = f"project-{project_id}-{time.time_ns()}.faiss"
     vector_index.index_write(index, index_dir() / name)
@@ -181,6 +179,18 @@ def _drop(project_id: int) -> None:
         (index_dir() / old.file).unlink(missing_ok=True)
 
 
+def _usable(record: IndexRecord | None) -> IndexRecord | None:
+    """The record, if its file opens and holds vectors of the backbone in use."""
+    if record is None or record.backbone != settings.TRAINING_BACKBONE:
+        return None
+    try:
+        vector_index.index_read(index_dir() / record.file)  # mapped: cheap at any size
+    except RuntimeError as exc:
+        logger.error("search index %s unreadable, rebuilding it: %s", record.file, exc)
+        return None
+    return record
+
+
 def search_index_update(*, project_id: int) -> str:
     """Bring the project's index up to date with its embeddings; says what it did.
 
@@ -195,22 +205,18 @@ def search_index_update(*, project_id: int) -> str:
         if count < settings.TRAINING_SEARCH_EXACT_BELOW:
             _drop(project_id)
             return "exact"
-        record = record_read(project_id)
-        if record is not None and record.backbone == settings.TRAINING_BACKBONE:
+        record = _usable(record_read(project_id))
+        if record is not None:
             if record.count == count and record.max_embedding_id == last_id:
                 return "fresh"
             new = current_embeddings(project_id).filter(id__gt=record.max_embedding_id).count()
             grown = vector_index.needs_retrain(count, record.trained_for)
             if record.count + new == count and not grown:
-                try:
-                    index = vector_index.index_read(index_dir() / record.file, mapped=False)
-                except RuntimeError as exc:
-                    logger.error("search index of project %s unreadable: %s", project_id, exc)
-                else:
-                    ids, vectors = embeddings_after(project_id, record.max_embedding_id)
-                    vector_index.index_add(index, ids, vectors)
-                    search_index_save(project_id, index, last_id, trained_for=record.trained_for)
-                    return f"added {len(ids)}"
+                index = vector_index.index_read(index_dir() / record.file, mapped=False)
+                ids, vectors = embeddings_after(project_id, record.max_embedding_id)
+                vector_index.index_add(index, ids, vectors)
+                search_index_save(project_id, index, last_id, trained_for=record.trained_for)
+                return f"added {len(ids)}"
         _rebuild(project_id, count, last_id)
         return "rebuilt"
 
@@ -250,6 +256,7 @@ def projects_needing_index() -> list[int]:
         big = row["n"] >= settings.TRAINING_SEARCH_EXACT_BELOW
         if record is None and not big:
             continue
-        if record is None or (record.count, record.max_embedding_id) != (row["n"], row["last"]):
+        covers = record and (record.count, record.max_embedding_id) == (row["n"], row["last"])
+        if not covers or not (index_dir() / record.file).exists():
             due.append(row["project_id"])
     return due

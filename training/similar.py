@@ -10,6 +10,7 @@ vectors in chunks.
 
 import logging
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
@@ -82,6 +83,16 @@ def nearest_input_ids(project_id: int, vector, k: int) -> list[tuple[int, float]
     if found is not None:
         return found
     return _exact(project_id, query, k)
+
+
+@dataclass(frozen=True)
+class ProjectSearch:
+    """A project's stored inputs as a workflow's search index (visual-searcher)."""
+
+    project_id: int
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        return nearest_input_ids(self.project_id, query, k)
 
 
 def similar_to_vector(

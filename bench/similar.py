@@ -95,7 +95,9 @@ def build(data: Synthetic, store: Path) -> dict:
         add_s += time.perf_counter() - started
     vectors.flush()
     started = time.perf_counter()
-    record = search_index.search_index_save(PROJECT_ID, index, data.n, trained_for=data.n)
+    record = search_index.search_index_save(
+        PROJECT_ID, index, data.n, trained_for=data.n, rows=(data.n, data.n)
+    )
     save_s = time.perf_counter() - started
     size = (search_index.index_dir() / record.file).stat().st_size
     return {"nlist": nlist, "bytes": size, "train_s": train_s, "add_s": add_s, "save_s": save_s}

@@ -171,3 +171,17 @@ def test_inputs_embedded_queue_one_index_update_until_it_runs(
     fill(project, n=10)
     search_index_update(project_id=project.id)  # the worker runs it
     assert search_index_request(project.id) is True  # the next announcement queues again
+
+
+def test_given_a_failed_embedding_then_the_scheduler_checks_once_and_the_index_stays(project):
+    fill(project)
+    search_index_update(project_id=project.id)
+    file = record_read(project.id).file
+    broken = InputFactory(project=project)
+    Embedding.objects.create(
+        input=broken, project=project, backbone="pixels16", vector=b"", error="broken"
+    )
+
+    assert projects_needing_index() == [project.id]
+    assert search_index_update(project_id=project.id) == "fresh"
+    assert projects_needing_index() == [] and record_read(project.id).file == file

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,10 @@ class IndexRecord:
     max_embedding_id: int  # every good embedding up to this id is in it
     trained_for: int  # vectors the lists were sized and trained for
     built_at: float
+    # all the project's embedding rows then (failed ones and other backbones too), and the
+    # newest row's id: what the scheduler compares, from the project's index alone
+    rows: int = 0
+    max_row_id: int = 0
 
 
 def index_dir() -> Path:
@@ -119,6 +123,14 @@ def embedding_chunks(project_id: int, *, after: int = 0):
 # ---------------------------------------------------------------------------- updates
 
 
+def _rows(project_id: int) -> tuple[int, int]:
+    """(rows, newest id) of the project's embeddings: read from an index, cheap at any size."""
+    summary = Embedding.objects.filter(project_id=project_id).aggregate(
+        n=Count("id"), last=Max("id")
+    )
+    return summary["n"], summary["last"] or 0
+
+
 def _coverage(project_id: int) -> tuple[int, int]:
     summary = current_embeddings(project_id).aggregate(n=Count("id"), last=Max("id"))
     return summary["n"], summary["last"] or 0
@@ -135,13 +147,13 @@ def _sample(project_id: int, size: int, seed: int = 0) -> np.ndarray:
     return np.concatenate(vectors)
 
 
-def _rebuild(project_id: int, count: int, last_id: int) -> IndexRecord:
+def _rebuild(project_id: int, count: int, last_id: int, rows: tuple[int, int]) -> IndexRecord:
     started = time.monotonic()
     nlist = vector_index.list_count(count)
     index = vector_index.index_train(_sample(project_id, vector_index.train_size(nlist)), count)
     for ids, vectors in embedding_chunks(project_id):
         vector_index.index_add(index, ids, vectors)
-    record = search_index_save(project_id, index, last_id, trained_for=count)
+    record = search_index_save(project_id, index, last_id, trained_for=count, rows=rows)
     logger.info(
         "search index of project %s rebuilt: %s vectors in %.1f s",
         project_id,
@@ -151,8 +163,11 @@ def _rebuild(project_id: int, count: int, last_id: int) -> IndexRecord:
     return record
 
 
-def search_index_save(project_id: int, index, last_id: int, *, trained_for: int) -> IndexRecord:
-    """Make ``index`` the project's current one, covering embeddings up to ``last_id``."""
+def search_index_save(
+    project_id: int, index, last_id: int, *, trained_for: int, rows: tuple[int, int]
+) -> IndexRecord:
+    """Make ``index`` the project's current one, covering embeddings up to ``last_id``
+    (``rows``: ``_rows`` read before the vectors were)."""
     name = f"project-{project_id}-{time.time_ns()}.faiss"
     vector_index.index_write(index, index_dir() / name)
     old = record_read(project_id)
@@ -164,6 +179,8 @@ def search_index_save(project_id: int, index, last_id: int, *, trained_for: int)
         max_embedding_id=last_id,
         trained_for=trained_for,
         built_at=time.time(),
+        rows=rows[0],
+        max_row_id=rows[1],
     )
     _record_write(project_id, record)
     if old and old.file != name:
@@ -201,6 +218,7 @@ def search_index_update(*, project_id: int) -> str:
     _pending_path(project_id).unlink(missing_ok=True)
     with open(index_dir() / f"project-{project_id}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one update per project at a time
+        rows = _rows(project_id)  # first: a row stored after it makes the record look behind
         count, last_id = _coverage(project_id)
         if count < settings.TRAINING_SEARCH_EXACT_BELOW:
             _drop(project_id)
@@ -208,6 +226,8 @@ def search_index_update(*, project_id: int) -> str:
         record = _usable(record_read(project_id))
         if record is not None:
             if record.count == count and record.max_embedding_id == last_id:
+                if (record.rows, record.max_row_id) != rows:  # only failed or other rows came
+                    _record_write(project_id, replace(record, rows=rows[0], max_row_id=rows[1]))
                 return "fresh"
             new = current_embeddings(project_id).filter(id__gt=record.max_embedding_id).count()
             grown = vector_index.needs_retrain(count, record.trained_for)
@@ -215,9 +235,11 @@ def search_index_update(*, project_id: int) -> str:
                 index = vector_index.index_read(index_dir() / record.file, mapped=False)
                 ids, vectors = embeddings_after(project_id, record.max_embedding_id)
                 vector_index.index_add(index, ids, vectors)
-                search_index_save(project_id, index, last_id, trained_for=record.trained_for)
+                search_index_save(
+                    project_id, index, last_id, trained_for=record.trained_for, rows=rows
+                )
                 return f"added {len(ids)}"
-        _rebuild(project_id, count, last_id)
+        _rebuild(project_id, count, last_id, rows)
         return "rebuilt"
 
 
@@ -242,21 +264,17 @@ def search_index_request(project_id: int) -> bool:
 
 
 def projects_needing_index() -> list[int]:
-    """Projects whose index is missing or behind their embeddings (the scheduler's check:
-    deleted inputs, a lost update)."""
-    counts = (
-        Embedding.objects.filter(error="", backbone=settings.TRAINING_BACKBONE)
-        .values("project_id")
-        .annotate(n=Count("id"), last=Max("id"))
-        .order_by()
-    )
+    """Projects whose index is behind their embeddings or whose file is gone (the
+    scheduler's check, for deleted inputs and lost updates). Compares row counts from the
+    project's database index only: cheap every minute at any size. A project gets its
+    first index from ``INPUTS_EMBEDDED``."""
     due = []
-    for row in counts:
-        record = record_read(row["project_id"])
-        big = row["n"] >= settings.TRAINING_SEARCH_EXACT_BELOW
-        if record is None and not big:
+    for path in sorted(index_dir().glob("project-*.json")):
+        project_id = int(path.stem.removeprefix("project-"))
+        record = record_read(project_id)
+        if record is None:
             continue
-        covers = record and (record.count, record.max_embedding_id) == (row["n"], row["last"])
-        if not covers or not (index_dir() / record.file).exists():
-            due.append(row["project_id"])
+        behind = (record.rows, record.max_row_id) != _rows(project_id)
+        if behind or not (index_dir() / record.file).exists():
+            due.append(project_id)
     return due

@@ -59,16 +59,16 @@ def memory() -> dict[str, int]:
 class Synthetic:
     """Clustered vectors, made chunk by chunk from a seed (the same chunk every time)."""
 
-    def __init__(self, n: int, clusters: int, seed: int = 0):
+    def __init__(self, n: int, clusters: int, seed: int = 0, noise: float = 0.8):
         rng = np.random.default_rng(seed)
-        self.n = n
+        self.n, self.noise = n, noise
         self.centres = rng.normal(size=(clusters, DIM)).astype(np.float32)
         self.subs = 0.6 * rng.normal(size=(clusters * 10, DIM)).astype(np.float32)
         self.seed = seed
 
     def draw(self, count: int, rng) -> np.ndarray:
         sub = rng.integers(0, len(self.subs), count)
-        x = self.centres[sub // 10] + self.subs[sub] + 0.8 * rng.normal(size=(count, DIM))
+        x = self.centres[sub // 10] + self.subs[sub] + self.noise * rng.normal(size=(count, DIM))
         return x.astype(np.float16)
 
     def chunk(self, start: int, size: int) -> np.ndarray:
@@ -168,6 +168,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--clusters", type=int, default=2000)
+    parser.add_argument("--noise", type=float, default=0.8, help="more: harder to search")
     parser.add_argument("--nprobe", type=int, nargs="+", default=[16])
     parser.add_argument(
         "--reuse", action="store_true", help="query the index and vectors a run left here"
@@ -185,7 +186,7 @@ def main() -> None:
         check=True,
     )
     work = Path(os.environ["PORTAL_DATA_DIR"])
-    data = Synthetic(args.n, args.clusters)
+    data = Synthetic(args.n, args.clusters, noise=args.noise)
     if args.reuse:
         built = json.loads((work / "built.json").read_text())
     else:

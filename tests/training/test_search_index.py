@@ -185,3 +185,20 @@ def test_given_a_failed_embedding_then_the_scheduler_checks_once_and_the_index_s
     assert projects_needing_index() == [project.id]
     assert search_index_update(project_id=project.id) == "fresh"
     assert projects_needing_index() == [] and record_read(project.id).file == file
+
+
+def test_an_embedding_stored_during_an_update_is_added_once_by_the_next_one(project, monkeypatch):
+    fill(project)
+    search_index_update(project_id=project.id)
+    first, second = embed(project, np.ones(DIM)), embed(project, -np.ones(DIM))
+    counted = (61, first.embedding.id)  # the update counted before ``second`` was stored
+    monkeypatch.setattr(search_index, "_coverage", lambda project_id: counted)
+
+    assert search_index_update(project_id=project.id) == "added 1"
+    monkeypatch.undo()
+    assert search_index_update(project_id=project.id) == "added 1"
+
+    record = record_read(project.id)
+    assert record.count == 62 and record.max_embedding_id == second.embedding.id
+    found = nearest_input_ids(project.id, -np.ones(DIM), 3)
+    assert found[0][0] == second.id and found[1][0] != second.id  # in the index once

@@ -92,25 +92,26 @@ def current_embeddings(project_id: int):
     )
 
 
-def embeddings_after(project_id: int, embedding_id: int):
-    """(input ids, vectors) stored after ``embedding_id`` (an index's newest)."""
-    rows = list(
-        current_embeddings(project_id)
-        .filter(id__gt=embedding_id)
-        .order_by()
-        .values_list("input_id", "vector")
-    )
+def embeddings_after(project_id: int, embedding_id: int, upto: int | None = None):
+    """(input ids, vectors) stored after ``embedding_id`` (an index's newest), up to the
+    embedding id ``upto`` where given."""
+    current = current_embeddings(project_id).filter(id__gt=embedding_id)
+    if upto is not None:
+        current = current.filter(id__lte=upto)
+    rows = list(current.order_by().values_list("input_id", "vector"))
     return np.array([r[0] for r in rows], dtype=np.int64), from_stored([r[1] for r in rows])
 
 
-def embedding_chunks(project_id: int, *, after: int = 0):
-    """(input ids, float32 vectors) of the project's current embeddings, ``CHUNK`` at a
-    time in id order, so memory stays bounded at any size."""
-    last = after
+def embedding_chunks(project_id: int, *, upto: int | None = None):
+    """(input ids, float32 vectors) of the project's current embeddings (up to the embedding
+    id ``upto`` where given), ``CHUNK`` at a time in id order: bounded memory at any size."""
+    current = current_embeddings(project_id)
+    if upto is not None:
+        current = current.filter(id__lte=upto)
+    last = 0
     while True:
         rows = list(
-            current_embeddings(project_id)
-            .filter(id__gt=last)
+            current.filter(id__gt=last)
             .order_by("id")
             .values_list("id", "input_id", "vector")[:CHUNK]
         )
@@ -151,7 +152,7 @@ def _rebuild(project_id: int, count: int, last_id: int, rows: tuple[int, int]) -
     started = time.monotonic()
     nlist = vector_index.list_count(count)
     index = vector_index.index_train(_sample(project_id, vector_index.train_size(nlist)), count)
-    for ids, vectors in embedding_chunks(project_id):
+    for ids, vectors in embedding_chunks(project_id, upto=last_id):
         vector_index.index_add(index, ids, vectors)
     record = search_index_save(project_id, index, last_id, trained_for=count, rows=rows)
     logger.info(
@@ -229,11 +230,16 @@ def search_index_update(*, project_id: int) -> str:
                 if (record.rows, record.max_row_id) != rows:  # only failed or other rows came
                     _record_write(project_id, replace(record, rows=rows[0], max_row_id=rows[1]))
                 return "fresh"
-            new = current_embeddings(project_id).filter(id__gt=record.max_embedding_id).count()
+            new = (
+                current_embeddings(project_id)
+                .filter(id__gt=record.max_embedding_id, id__lte=last_id)
+                .count()
+            )
             grown = vector_index.needs_retrain(count, record.trained_for)
             if record.count + new == count and not grown:
                 index = vector_index.index_read(index_dir() / record.file, mapped=False)
-                ids, vectors = embeddings_after(project_id, record.max_embedding_id)
+                # only up to the count's snapshot: a newer one is the next update's
+                ids, vectors = embeddings_after(project_id, record.max_embedding_id, last_id)
                 vector_index.index_add(index, ids, vectors)
                 search_index_save(
                     project_id, index, last_id, trained_for=record.trained_for, rows=rows

@@ -16,7 +16,7 @@ process's memory growth from before the first query to after the last: private
 (``RssAnon``) and mapped file pages (``RssFile``: the index's pages that queries touched,
 shared by every process and dropped by the kernel under pressure).
 
-    .venv/bin/python bench/similar.py [--n 1000000] [--queries 400] [--nprobe 16] \\
+    .venv/bin/python bench/similar.py [--n 1000000] [--queries 400] [--nprobe 32] \\
         [--reuse]  # with PORTAL_DATA_DIR of an earlier run: its index, vectors and answers
 """
 
@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=400)
     parser.add_argument("--clusters", type=int, default=2000)
     parser.add_argument("--noise", type=float, default=0.8, help="more: harder to search")
-    parser.add_argument("--nprobe", type=int, nargs="+", default=[16])
+    parser.add_argument("--nprobe", type=int, nargs="+", default=[32])
     parser.add_argument(
         "--reuse", action="store_true", help="query the index and vectors a run left here"
     )

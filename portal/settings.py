@@ -196,7 +196,7 @@ TRAINING_THRESHOLD_MIN_KEPT = env_int("TRAINING_THRESHOLD_MIN_KEPT", 10)
 # ones through an index kept under TRAINING_SEARCH_DIR (docs/model.md, Similar inputs), of
 # which a query scans the TRAINING_SEARCH_NPROBE nearest lists.
 TRAINING_SEARCH_EXACT_BELOW = env_int("TRAINING_SEARCH_EXACT_BELOW", 20_000)
-TRAINING_SEARCH_NPROBE = env_int("TRAINING_SEARCH_NPROBE", 16)
+TRAINING_SEARCH_NPROBE = env_int("TRAINING_SEARCH_NPROBE", 32)
 TRAINING_SEARCH_DIR = Path(os.environ.get("TRAINING_SEARCH_DIR", DATA_DIR / "indexes"))
 # Seconds the web process waits for a worker to embed a "search by image" upload.
 TRAINING_SEARCH_WAIT_S = float(os.environ.get("TRAINING_SEARCH_WAIT_S", "20"))

@@ -8,7 +8,7 @@ How the index works, and why this one:
   iterations); each vector is stored, as float16 (what the portal stores anyway), in the
   list of its nearest centroid, under its own id (the input id).
 - A query compares itself with the centroids, then exactly with every vector of the
-  ``nprobe`` nearest lists: ~nprobe·√n vectors instead of n (16 of 1,000 lists at 1M).
+  ``nprobe`` nearest lists: ~nprobe·√n vectors instead of n (32 of 1,000 lists at 1M).
 - The file is read with ``IO_FLAG_MMAP_IFC``: the lists are mapped, not copied, so a web
   process holds only the centroids and the pages its queries touched (shared with every
   other process on the machine, and given back by the kernel under pressure).

@@ -202,6 +202,14 @@ TRAINING_STALE_MINUTES = env_int("TRAINING_STALE_MINUTES", 10)
 TRAINING_MAX_ATTEMPTS = env_int("TRAINING_MAX_ATTEMPTS", 2)
 # A concept's automatic-label threshold must rest on at least this many eval inputs above it.
 TRAINING_THRESHOLD_MIN_KEPT = env_int("TRAINING_THRESHOLD_MIN_KEPT", 10)
+# "Find similar": projects with fewer vectors than this are searched exactly (numpy); larger
+# ones through an index kept under TRAINING_SEARCH_DIR (docs/model.md, Similar inputs), of
+# which a query scans the TRAINING_SEARCH_NPROBE nearest lists.
+TRAINING_SEARCH_EXACT_BELOW = env_int("TRAINING_SEARCH_EXACT_BELOW", 20_000)
+TRAINING_SEARCH_NPROBE = env_int("TRAINING_SEARCH_NPROBE", 32)
+TRAINING_SEARCH_DIR = Path(os.environ.get("TRAINING_SEARCH_DIR", DATA_DIR / "indexes"))
+# Seconds the web process waits for a worker to embed a "search by image" upload.
+TRAINING_SEARCH_WAIT_S = float(os.environ.get("TRAINING_SEARCH_WAIT_S", "20"))
 # Tests only: seconds a training run sleeps mid-way, so a test can kill its worker there.
 TRAINING_TEST_PAUSE = float(os.environ.get("TRAINING_TEST_PAUSE", "0") or 0)
 
@@ -238,6 +246,8 @@ CELERY_TASK_ROUTES = {
     "training.tasks.train_version_task": {"queue": "training"},
     "training.tasks.embed_project_task": {"queue": "training"},
     "training.tasks.predict_task": {"queue": "predict"},
+    "training.tasks.search_index_update_task": {"queue": "training"},
+    "training.tasks.query_embed_task": {"queue": "predict"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {

@@ -19,6 +19,7 @@ from labeling.storage import media_path
 from training.model_types import TYPES
 from training.model_types.base import PORT_TYPE_NAMES
 from training.models import MLModel, ModelVersion, Prediction
+from training.services.image_search import image_search
 from training.services.predictions import (
     prediction_create,
     prediction_for_input,
@@ -296,3 +297,39 @@ def prediction_view(request: Request, prediction_id: int) -> Response:
     prediction = get_object_or_404(Prediction.objects.select_related("model"), id=prediction_id)
     project_membership(request.user, prediction.model.project_id)
     return Response(_prediction_json(prediction))
+
+
+class ImageSearchSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The image to search with.")
+    k = serializers.IntegerField(
+        required=False, default=12, min_value=1, max_value=100, help_text="How many inputs."
+    )
+
+
+@extend_schema(
+    request={"multipart/form-data": ImageSearchSerializer}, responses=OpenApiTypes.OBJECT
+)
+@api_view(["POST"])
+@parser_classes([MultiPartParser, FormParser])
+@throttle_classes([UserRateThrottle, ScopedRateThrottle])
+def image_search_view(request: Request, project_id: int) -> Response:
+    """The project's inputs nearest to an uploaded image by cosine similarity of their
+    embeddings, best first (the image is embedded by a worker, then the project's search
+    index is queried)."""
+    project, _ = project_membership(request.user, project_id)
+    payload = ImageSearchSerializer(data=request.data)
+    payload.is_valid(raise_exception=True)
+    found = image_search(
+        project=project, upload=payload.validated_data["file"], k=payload.validated_data["k"]
+    )
+    return Response(
+        {
+            "results": [
+                {"id": input.id, "original_name": input.original_name, "similarity": round(s, 5)}
+                for input, s in found
+            ]
+        }
+    )
+
+
+image_search_view.cls.throttle_scope = "predict"

@@ -321,29 +321,6 @@ def threshold_view(version: ModelVersion, concept_id: int, threshold: float) -> 
     return ThresholdView(grid[i], curve["precision"][i], curve["recall"][i], curve["coverage"][i])
 
 
-def similar_inputs(input, k: int = 12) -> list[tuple[object, float]]:
-    """The inputs nearest to this one in embedding space (exact cosine search with numpy
-    over the project's vectors; see docs/model.md for pgvector / FAISS at scale)."""
-    from labeling.models import Input
-    from training.ml.active import nearest
-    from training.ml.features import from_stored
-    from training.models import Embedding
-
-    rows = list(
-        Embedding.objects.filter(project_id=input.project_id, error="").values_list(
-            "input_id", "vector"
-        )
-    )
-    ids = [r[0] for r in rows]
-    if input.id not in ids:
-        return []
-    features = from_stored([r[1] for r in rows])
-    top, similarity = nearest(features[ids.index(input.id)], features, k + 1)
-    found = [(ids[i], float(s)) for i, s in zip(top, similarity, strict=True) if ids[i] != input.id]
-    inputs = Input.objects.in_bulk([i for i, _ in found])
-    return [(inputs[i], s) for i, s in found[:k] if i in inputs]
-
-
 @dataclass(frozen=True)
 class VersionLabels:
     """A version's labels that stand now. "Labeled automatically" means one thing

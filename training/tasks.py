@@ -45,6 +45,7 @@ def training_tick_task() -> None:
     """Every minute: fail stale runs, queue due retraining, resume missing embeddings."""
     from training.services.embeddings import projects_missing_embeddings
     from training.services.schedule import retrain_scheduled
+    from training.services.search_index import projects_needing_index, search_index_request
     from training.services.versions import versions_fail_stale, versions_resend_queued
 
     versions_fail_stale()
@@ -52,6 +53,8 @@ def training_tick_task() -> None:
     retrain_scheduled()
     for project_id in projects_missing_embeddings():
         embed_project_task.delay(project_id)
+    for project_id in projects_needing_index():
+        search_index_request(project_id)
 
 
 @shared_task(acks_late=True)
@@ -59,3 +62,17 @@ def predict_task(prediction_id: int) -> None:
     from training.services.predictions import prediction_run
 
     prediction_run(prediction_id=prediction_id)
+
+
+@shared_task(acks_late=True)
+def search_index_update_task(project_id: int) -> str:
+    from training.services.search_index import search_index_update
+
+    return search_index_update(project_id=project_id)
+
+
+@shared_task
+def query_embed_task(path: str) -> None:
+    from training.services.image_search import query_embed
+
+    query_embed(path=path)

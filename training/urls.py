@@ -4,6 +4,7 @@ from django.urls import path
 
 from training.views import (
     detector_train,
+    image_search_view,
     input_similar,
     loop_progress_view,
     model_new,
@@ -61,6 +62,11 @@ urlpatterns = [
         "projects/<id:project_id>/models/<id:model_id>/versions/<id:number>/action/",
         model_version_action,
         name="model_version_action_of",
+    ),
+    path(
+        "projects/<id:project_id>/inputs/search-by-image/",
+        image_search_view,
+        name="image_search",
     ),
     path(
         "projects/<id:project_id>/inputs/<id:input_id>/similar/",

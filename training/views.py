@@ -23,13 +23,13 @@ from training.selectors import (
     model_summary,
     rollback_counts,
     rollback_message,
-    similar_inputs,
     threshold_view,
     version_label_counts,
     version_report,
     withheld_concepts,
 )
 from training.services.embeddings import loop_progress
+from training.services.image_search import image_search
 from training.services.routing import version_rollback
 from training.services.versions import (
     model_create,
@@ -37,6 +37,7 @@ from training.services.versions import (
     version_promote,
     version_queue,
 )
+from training.similar import similar_inputs
 
 
 def _versions(project: Project):
@@ -269,3 +270,20 @@ def input_similar(request: HttpRequest, project: Project, input_id: int) -> Http
         "training/_similar.html",
         {"project": project, "input": input, "similar": similar_inputs(input)},
     )
+
+
+@require_POST
+@project_view()
+def image_search_view(request: HttpRequest, project: Project) -> HttpResponse:
+    """The Inputs page's "search by image": the nearest inputs, or why there are none
+    (422, shown next to the form)."""
+    upload = request.FILES.get("image")
+    context = {"project": project, "results": [], "error": ""}
+    status = 200
+    try:
+        if upload is None:
+            raise ServiceError("Choose an image to search with.")
+        context["results"] = image_search(project=project, upload=upload)
+    except ServiceError as exc:
+        context["error"], status = str(exc), 422
+    return render(request, "training/_image_search.html", context, status=status)

@@ -14,9 +14,9 @@ from labeling.services.ingest import input_ingest
 from labeling.storage import media_path
 from training.ml.features import from_stored, image_open
 from training.models import Embedding, EmbeddingRun
-from training.selectors import similar_inputs
 from training.services import embeddings
 from training.services.embeddings import embedding_progress, embeddings_compute, embeddings_load
+from training.similar import similar_inputs
 
 pytestmark = pytest.mark.django_db
 

@@ -19,6 +19,8 @@ from django.urls import get_resolver
 get_resolver().url_patterns  # imports every view module, the model pages included
 import training.views, training.selectors, training.services.routing  # noqa: F401
 import training.services.versions, training.services.priorities  # noqa: F401
+import training.similar, training.services.image_search  # noqa: F401
+import training.services.search_index  # noqa: F401
 print("torch" in sys.modules, "timm" in sys.modules)
 """
 

@@ -1,12 +1,16 @@
-"""``visual-searcher``: each input's nearest stored inputs by cosine similarity (exact).
+"""``visual-searcher``: each input's nearest stored inputs by cosine similarity.
 
 The candidates are an index the caller puts in the run's context under a name (``index``
 param: ``project`` for this project's inputs, another name for another project the user
-can see). Queries are compared with every candidate in chunks, so memory stays bounded; the
-k best at or above ``min_similarity`` are kept, best first (ties by candidate order).
+can see). A run's ``project`` index is the project's search index, the one "find similar"
+uses (``training.similar.ProjectSearch``: approximate above the exact-search size). A
+``SearchIndex`` of given vectors is searched exactly: queries are compared with every
+candidate in chunks, so memory stays bounded. Either way the k best at or above
+``min_similarity`` are kept, best first (ties by candidate order).
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -23,13 +27,34 @@ class SearchIndex:
     vectors: np.ndarray  # (M, D)
 
 
+class Searchable(Protocol):
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(id, cosine similarity) of the k nearest, best first."""
+
+
+def _searched(queries: np.ndarray, index: Searchable, k: int, min_similarity: float) -> Matches:
+    ids = np.full((len(queries), k), -1, dtype=np.int64)
+    similarity = np.full((len(queries), k), np.nan)
+    counts = np.zeros(len(queries), dtype=np.int64)
+    for row, query in enumerate(np.asarray(queries, dtype=np.float32)):
+        kept = [(i, s) for i, s in index.search(query, k) if s >= min_similarity]
+        counts[row] = len(kept)
+        ids[row, : len(kept)] = [i for i, _ in kept]
+        similarity[row, : len(kept)] = [s for _, s in kept]
+    return Matches(ids, similarity, counts)
+
+
 def _unit(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float64)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
-def nearest(queries: np.ndarray, index: SearchIndex, *, k: int, min_similarity: float) -> Matches:
+def nearest(
+    queries: np.ndarray, index: SearchIndex | Searchable, *, k: int, min_similarity: float
+) -> Matches:
+    if not isinstance(index, SearchIndex):
+        return _searched(queries, index, k, min_similarity)
     queries = _unit(queries)
     candidates = _unit(index.vectors)
     n, m = len(queries), len(candidates)

@@ -56,8 +56,14 @@ def run_context(version: WorkflowVersion, input_ids, seed: int) -> Context:
             "normalized", "concept_id"
         )
     )
+    from training.similar import ProjectSearch
+
     return Context(
-        input_ids=np.asarray(input_ids), workflow_version=version.id, seed=seed, synonyms=synonyms
+        input_ids=np.asarray(input_ids),
+        workflow_version=version.id,
+        seed=seed,
+        synonyms=synonyms,
+        indexes={"project": ProjectSearch(version.workflow.project_id)},
     )
 
 

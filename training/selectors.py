@@ -190,7 +190,7 @@ class ConceptReport:
         """Why the concept has no threshold, in words; "" when it has one."""
         if self.tuned.get("threshold") is not None:
             return ""
-        if not self.metrics.get("support"):
+        if not self.metrics.get("support", self.metrics.get("true_boxes")):
             return "no eval labels yet"
         if self.tuned.get("missing") == "evidence":
             return "too few eval labels"
@@ -221,13 +221,29 @@ def _pr_points(curve: dict) -> str:
     return " ".join(f"{r * CHART_W:.1f},{(1 - p) * CHART_H:.1f}" for r, p in points)
 
 
+def draws_boxes(version: ModelVersion) -> bool:
+    return version.metrics.get("kind") == "regions"
+
+
+def concept_metrics(version: ModelVersion) -> dict[str, dict]:
+    """Per concept id (a string), what the eval split says of it, each with its ``curve``
+    (precision, recall, coverage by threshold): a classifier's per-concept metrics, or a
+    detector's per-concept AP (box curves: versions trained before they were stored have
+    none, and are left out)."""
+    if draws_boxes(version):
+        per_concept = version.metrics.get("per_concept", {})
+        return {cid: m for cid, m in per_concept.items() if m.get("curve")}
+    return version.metrics.get("concepts", {})
+
+
 def version_report(version: ModelVersion) -> dict:
-    """Everything the metrics page shows of a version."""
+    """Everything the metrics page shows of a version (``kind``: "regions" for a
+    detector, whose table shows AP and box counts)."""
     from labeling.models import Concept
 
     names = dict(Concept.objects.filter(project=version.model.project_id).values_list("id", "name"))
     concepts = []
-    for concept_id, metrics in version.metrics.get("concepts", {}).items():
+    for concept_id, metrics in concept_metrics(version).items():
         tuned = version.thresholds.get(concept_id, {})
         point = None
         if tuned.get("recall") is not None and tuned.get("precision") is not None:
@@ -263,6 +279,7 @@ def version_report(version: ModelVersion) -> dict:
         "confusions": confusions,
         "chart": (CHART_W, CHART_H),
         "curves": training_curves(version.metrics.get("curves")),
+        "kind": "regions" if draws_boxes(version) else "concepts",
     }
 
 
@@ -307,7 +324,7 @@ class ThresholdView:
 def threshold_view(version: ModelVersion, concept_id: int, threshold: float) -> ThresholdView:
     """Precision, recall and coverage on the eval split at a threshold: the tuned one exactly,
     else the nearest of the stored grid (0.01 steps, 0.001 above 0.9)."""
-    concept = version.metrics.get("concepts", {}).get(str(concept_id))
+    concept = concept_metrics(version).get(str(concept_id))
     if concept is None:
         raise KeyError(concept_id)
     tuned = version.thresholds.get(str(concept_id), {})

@@ -186,7 +186,7 @@ def test_the_face_detector_writes_its_faces_as_the_concept_it_names(project, adm
     assert 0.3 < x + w / 2 < 0.6 and 0.1 < y + h / 2 < 0.35  # the astronaut's face
 
 
-def test_the_api_shows_a_detectors_ap_and_predicts_boxes_on_a_worker(
+def test_a_detectors_ap_shows_in_the_api_and_its_page_and_it_predicts_boxes_on_a_worker(
     project, admin, boxed, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     from rest_framework.authtoken.models import Token
@@ -209,6 +209,22 @@ def test_the_api_shows_a_detectors_ap_and_predicts_boxes_on_a_worker(
     metrics = body["active_version"]["metrics"]
     assert 0.0 <= metrics["map50"] <= 1.0 and metrics["eval_images"] == 4
     assert set(metrics["concepts"]) == {str(c.id) for c in boxed[0]}
+
+    # its version page: COCO figures, the per-concept table and a PR chart with a slider
+    from django.test import Client
+    from django.urls import reverse
+
+    browser = Client()
+    browser.force_login(admin)
+    page = browser.get(reverse("training:model_version_of", args=[project.id, model.id, 1]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="map50"' in html and "AP@0.5" in html and 'id="concept-metrics"' in html
+    for concept in boxed[0]:
+        assert f'id="pr-{concept.id}"' in html and f'id="thr-{concept.id}"' in html
+    slider = reverse("training:model_threshold_of", args=[project.id, model.id, 1])
+    answer = browser.get(slider, {"concept": boxed[0][0].id, "t": 0.3})
+    assert answer.status_code == 200 and "precision" in answer.content.decode().lower()
 
     # a detector looks at the image: even a stored input is scored by a worker
     settings.CELERY_TASK_ALWAYS_EAGER = True

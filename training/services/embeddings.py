@@ -1,7 +1,7 @@
 """Embeddings: every input's features, computed in batches in the background.
 
 Resumable by construction: a run takes the inputs that have no embedding yet, a batch at a
-time, and commits each batch; a killed run loses at most one batch. One run per project at a
+time, and commits each batch; a killed run loses at most two batches. One run per project at a
 time (``EmbeddingRun``'s heartbeat keeps a second one away).
 """
 

@@ -16,7 +16,6 @@ torch and timm are imported inside the functions: only workers call them. A run 
 ``cuda`` when the worker has it (``detector.default_device``), else the CPU.
 """
 
-import io
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from training.ml import backbone
+from training.ml.artifacts import payload_dump, payload_load
 from training.ml.detector import default_device
 from training.ml.head import (
     class_weights,
@@ -110,8 +110,6 @@ class DeepClassifier:
         return layout_probabilities(out, self.layout)
 
     def to_bytes(self) -> bytes:
-        import torch
-
         payload = {
             "format": FORMAT,
             "params": asdict(self.params),
@@ -119,21 +117,12 @@ class DeepClassifier:
             "curves": self.curves.to_dict(),
             "state": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
         }
-        buffer = io.BytesIO()
-        torch.save(payload, buffer)
-        return buffer.getvalue()
+        return payload_dump(payload)
 
     @classmethod
     def from_bytes(cls, data: bytes, device: str | None = None) -> "DeepClassifier":
-        import torch
-
         device = device or default_device()
-        try:
-            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises several kinds on bytes it cannot read
-            raise ValueError("These bytes are not a stored deep classifier.") from exc
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise ValueError("These bytes are not a stored deep classifier (unknown format).")
+        payload = payload_load(data, format=FORMAT, what="deep classifier")
         params = DeepParams(**payload["params"])
         layout = Layout.from_dict(payload["layout"])
         model = build_model(layout.width, params, pretrained=False)

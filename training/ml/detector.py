@@ -20,7 +20,6 @@ unfrozen stages), the parameters and the class count; the frozen stages come fro
 package again on load.
 """
 
-import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from training.ml import backbone
+from training.ml.artifacts import payload_dump, payload_load
 
 FORMAT = 1
 STAGES = 7  # EfficientNet-Lite0's stages (timm's ``blocks.0`` .. ``blocks.6``)
@@ -100,8 +100,6 @@ class Detector:
         return out
 
     def to_bytes(self) -> bytes:
-        import torch
-
         state = {k: v.detach().cpu() for k, v in trained_state(self.model, self.params).items()}
         payload = {
             "format": FORMAT,
@@ -110,21 +108,12 @@ class Detector:
             "losses": list(self.losses),
             "state": state,
         }
-        buffer = io.BytesIO()
-        torch.save(payload, buffer)
-        return buffer.getvalue()
+        return payload_dump(payload)
 
     @classmethod
     def from_bytes(cls, data: bytes, device: str | None = None) -> "Detector":
-        import torch
-
         device = device or default_device()
-        try:
-            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises several kinds on bytes it cannot read
-            raise ValueError("These bytes are not a stored detector (unreadable format).") from exc
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise ValueError("These bytes are not a stored detector (unknown format).")
+        payload = payload_load(data, format=FORMAT, what="detector")
         params = DetectorParams(**payload["params"])
         model = build_model(payload["num_classes"], params)
         expected = set(trained_state(model, params))

@@ -255,3 +255,29 @@ def test_a_writer_with_nothing_to_write_or_crops_alone_is_refused(kinds):
     }
     with pytest.raises(WorkflowInvalid, match="needs 'concepts' or 'regions'"):
         plan_compile(parse(document), kinds)
+
+
+def test_the_thresholder_and_predictions_on_demand_sort_boxes_alike():
+    # The core imports nothing from training, so the rule is written twice; the two agree.
+    from training.ml.routing import box_levels, image_band
+
+    rng = np.random.default_rng(7)
+    n, images = 400, 60
+    index = rng.integers(0, images, n)
+    scores = rng.random(n)
+    limits = np.where(rng.random(n) < 0.3, np.nan, rng.uniform(0.5, 0.95, n))
+    regions = Regions(index, rng.random((n, 4)), tuple(range(n)), scores)
+    for band in (0.0, 0.1, 0.3):
+        out = regions_threshold(regions, limits, n=images, band=band)
+        levels = box_levels(scores, limits, band)
+        for image in range(images):
+            mine = levels[index == image]
+            expected = image_band(mine)
+            got = (
+                "doubt"
+                if out["doubt_inputs"][image]
+                else "auto"
+                if out["passed_inputs"][image]
+                else "low"
+            )
+            assert got == expected, (band, image, mine)

@@ -15,7 +15,6 @@ out of reach) and 0 otherwise (dropped: too weak to show anyone). Per image:
 
 import numpy as np
 
-from training.ml.routing import box_levels
 from workflows.operators.concept_thresholder import TABLE, TUNED, source_params
 from workflows.params import Param
 from workflows.ports import PortType, Regions
@@ -41,8 +40,11 @@ def regions_threshold(regions: Regions, limits: np.ndarray, *, n: int, band: flo
     """The five outputs for a batch of ``n`` images (see the module)."""
     scores = np.asarray(regions.scores if regions.scores is not None else [], dtype=np.float64)
     index = np.asarray(regions.input_index, dtype=int)
-    levels = box_levels(scores, limits, band)
-    passes, near = levels == 2, levels == 1
+    # the rule of ``training.ml.routing.box_levels`` (predictions on demand use that one;
+    # this core imports nothing from training, and a test checks that the two agree)
+    reachable = ~np.isnan(limits)
+    passes = reachable & (scores >= np.where(reachable, limits, np.inf))
+    near = ~passes & (scores >= np.where(reachable, limits, 1.0) - band) & (band > 0)
     has_pass = np.bincount(index[passes], minlength=n)[:n] > 0
     has_doubt = np.bincount(index[near], minlength=n)[:n] > 0
     passed_inputs = has_pass & ~has_doubt

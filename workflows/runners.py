@@ -44,6 +44,8 @@ class Resolved:
     version_ids: dict = field(default_factory=dict)  # (model name, number) -> version id
     seed: int = 0  # -version id of the (first) classifier, as routing draws spot checks
     versions: dict = field(default_factory=dict)  # node id -> "Model vN" (for people)
+    # an embedder reads the inputs' stored embeddings (not crops): a run waits for them
+    stored_embeddings: bool = False
 
 
 def _embed(inputs: dict, context: Context) -> dict:
@@ -252,6 +254,15 @@ def _faces(node_id: str, project: Project, ref: dict, resolved: Resolved):
     return run
 
 
+def _embeds_crops(workflow: Workflow, node) -> bool:
+    """Whether an embedder node is fed crops (it embeds them from the pictures) rather than
+    whole inputs (their stored embeddings)."""
+    return any(
+        (source := workflow.node(edge.node_id)) is not None and source.type == "image-cropper"
+        for edge in node.inputs
+    )
+
+
 def runners_build(*, project: Project, workflow: Workflow) -> Resolved:
     """A runner for every model node; RunnerError names the node that cannot run."""
     resolved = Resolved()
@@ -263,6 +274,7 @@ def runners_build(*, project: Project, workflow: Workflow) -> Resolved:
         if kind == "embedder":
             resolved.runners[node.id] = _embed
             resolved.versions[node.id] = settings.TRAINING_BACKBONE
+            resolved.stored_embeddings |= not _embeds_crops(workflow, node)
         elif kind in ("context-classifier", "deep-classifier"):
             resolved.runners[node.id] = _classifier(node.id, project, ref, resolved)
         elif kind == "visual-detector":

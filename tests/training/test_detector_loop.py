@@ -138,6 +138,67 @@ def test_a_detector_trains_evaluates_and_goes_live(project, admin, boxed):
     assert result.rows and all(row.regions and not row.labels for row in result.rows)
 
 
+def test_a_run_of_a_detector_workflow_reads_pixels_and_needs_no_embeddings(
+    project, admin, boxed, settings, django_capture_on_commit_callbacks
+):
+    """A graph with no embedder (detector -> thresholder -> writer) runs on every open input,
+    embedded or not: it used to skip them all when none had an embedding yet."""
+    from labeling.models import Annotation
+    from training.models import Embedding
+    from workflows.models import WorkflowRun
+    from workflows.services.runs import workflow_run_start
+    from workflows.services.workflows import workflow_create
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    model = model_create(
+        project=project,
+        name="Digits detector",
+        type="visual-detector",
+        params={"image_size": 128, "epochs": 1, "batch_size": 4},
+        actor=admin,
+    )
+    version_train(version_id=version_queue(model=model, actor=admin).id)
+    unlabeled = [i.id for i in boxed[1][12:]]
+    assert not Embedding.objects.filter(input_id__in=unlabeled).exists()
+    document = {
+        "nodes": [
+            {"id": "input", "type": "input"},
+            {
+                "id": "detect",
+                "type": "model",
+                "model": {"type": "visual-detector", "id": model.id, "version": "live"},
+                "inputs": [{"node_id": "input"}],
+            },
+            {
+                "id": "boxes",
+                "type": "region-thresholder",
+                "inputs": [{"node_id": "detect"}],
+                "params": {"source": "table", "default_threshold": 0.0, "doubt_band": 0},
+            },
+            {
+                "id": "write",
+                "type": "annotation-writer",
+                "inputs": [
+                    {"node_id": "boxes", "port": "passed"},
+                    {"node_id": "boxes", "port": "passed_inputs"},
+                ],
+                "params": {"status": "pending_review", "band": "doubt"},
+            },
+        ]
+    }
+    workflow = workflow_create(project=project, name="Boxes", document=document, actor=admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = workflow_run_start(workflow_version=workflow.versions.get(), actor=admin)
+
+    run = WorkflowRun.objects.get(id=run.id)
+    assert run.status == WorkflowRun.Status.DONE, run.error
+    assert run.done == run.total == len(unlabeled) and not run.counts.get("skipped")
+    written = Annotation.objects.filter(workflow_version_id=run.workflow_version_id)
+    assert set(written.values_list("input_id", flat=True)) == set(unlabeled)
+    assert all(a.regions.exists() for a in written)
+
+
 def test_the_face_detector_writes_its_faces_as_the_concept_it_names(project, admin):
     from skimage import data
 

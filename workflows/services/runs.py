@@ -171,7 +171,9 @@ def workflow_run_process(*, run_id: int) -> WorkflowRun:
         if start and settings.WORKFLOWS_TEST_PAUSE:
             time.sleep(settings.WORKFLOWS_TEST_PAUSE)  # tests kill the worker here
         ids = remaining[start : start + batch]
-        embedded, vectors = embeddings_load(ids)
+        # a graph that reads stored embeddings runs on the inputs that have them (the rest
+        # are counted skipped); one that only looks at pixels (a detector) runs on all
+        embedded, vectors = embeddings_load(ids) if resolved.stored_embeddings else (ids, None)
         written: dict[str, int] = {}
         if embedded:
             images = stored_images(embedded, vectors)

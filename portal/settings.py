@@ -200,8 +200,14 @@ TRAINING_EMBED_BATCH = env_int("TRAINING_EMBED_BATCH", 32)
 TRAINING_ROUTE_BATCH = env_int("TRAINING_ROUTE_BATCH", 5000)
 TRAINING_STALE_MINUTES = env_int("TRAINING_STALE_MINUTES", 10)
 TRAINING_MAX_ATTEMPTS = env_int("TRAINING_MAX_ATTEMPTS", 2)
-# A concept's automatic-label threshold must rest on at least this many eval inputs above it.
+# A concept's automatic-label threshold must rest on at least this many labeled inputs above
+# it, and the lower bound of its precision there, at this confidence, must reach the project's
+# target (0 turns the bound off: the point estimate decides, as before 2026-12).
 TRAINING_THRESHOLD_MIN_KEPT = env_int("TRAINING_THRESHOLD_MIN_KEPT", 10)
+TRAINING_THRESHOLD_CONFIDENCE = float(os.environ.get("TRAINING_THRESHOLD_CONFIDENCE", "0.95"))
+# Folds of cross-validation over the train split whose out-of-fold scores add to the eval
+# split's as threshold evidence, for types that refit in seconds (0: the eval split only).
+TRAINING_THRESHOLD_FOLDS = env_int("TRAINING_THRESHOLD_FOLDS", 5)
 # "Find similar": projects with fewer vectors than this are searched exactly (numpy); larger
 # ones through an index kept under TRAINING_SEARCH_DIR (docs/model.md, Similar inputs), of
 # which a query scans the TRAINING_SEARCH_NPROBE nearest lists.

@@ -28,7 +28,7 @@ from dataclasses import replace
 import numpy as np
 
 from training.ml.metrics import curve
-from training.ml.thresholds import Tuned, tune_threshold
+from training.ml.thresholds import Tuned, tune_group
 
 IOU = 0.5
 MAX_DETECTIONS = 100
@@ -96,18 +96,28 @@ def box_thresholds(
     *,
     warmup: int = 5,
     min_kept: int = 1,
+    confidence: float = 0.0,
 ) -> list[Tuned]:
     """Per class, the score from which its detections are kept automatically: the same rule
-    as ``thresholds.tune_threshold`` for classification (walk the detections from the
-    highest score down; past ``warmup`` of them, stop at the first cut whose precision falls
-    below ``target``; at least ``min_kept`` detections must rest above it; None when out
-    of reach), with a detection right when greedy matching at IoU 0.5 says so (see the
+    as ``thresholds.tune_group`` for classification (walk the detections from the highest
+    score down; past ``warmup`` of them, stop at the first cut whose precision falls below
+    ``target``; at least ``min_kept`` detections must rest above it and, with
+    ``confidence``, the lower bound of their precision must reach the target, the classes'
+    evidence pooled as the detector's automatic boxes are one set; None when out of
+    reach), with a detection right when greedy matching at IoU 0.5 says so (see the
     module). Recall is over the class's true boxes (a box no detection found counts as
     missed); coverage is the share of the class's detections kept."""
+    matched = [match_class(truth, predictions, k) for k in range(num_classes)]
+    found = tune_group(
+        [(scores, right) for scores, right, _ in matched],
+        target,
+        warmup=warmup,
+        min_kept=min_kept,
+        confidence=confidence,
+        pooled=True,
+    )
     tuned = []
-    for k in range(num_classes):
-        scores, right, true_boxes = match_class(truth, predictions, k)
-        result = tune_threshold(scores, right, target, warmup=warmup, min_kept=min_kept)
+    for (scores, right, true_boxes), result in zip(matched, found, strict=True):
         if result.threshold is not None:
             hits = int(right[scores >= result.threshold].sum())
             result = replace(result, recall=hits / true_boxes if true_boxes else None)

@@ -91,6 +91,8 @@ class TypeSpec:
     train_stage: str = "Training"  # the version's stage while ``train`` runs
     fields: tuple[Field, ...] = field(default_factory=tuple)
     optional: tuple[str, ...] = ()  # consumed ports a workflow may leave unfed
+    # refits in seconds: cross-validated over the train split for threshold evidence
+    cheap_refit: bool = False
 
     def __post_init__(self):
         unknown = sorted(set(self.consumes + self.produces) - PORT_TYPES)

@@ -44,6 +44,7 @@ SPEC = TypeSpec(
     train=train,
     predict=predict,
     train_stage="Training the head",
+    cheap_refit=True,
     fields=(
         Field("hidden", int, 0, "Units of a hidden layer; 0 trains a linear head.", 0, 4096),
         Field("steps", int, 300, "Optimisation steps.", 10, 20000),

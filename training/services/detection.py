@@ -135,6 +135,7 @@ def detector_evaluate(
         k,
         target,
         min_kept=settings.TRAINING_THRESHOLD_MIN_KEPT,
+        confidence=settings.TRAINING_THRESHOLD_CONFIDENCE,
     )
     report = evaluate_detections(evaluation.targets, predictions, k)
     curves = box_curves(evaluation.targets, predictions, k)

@@ -19,11 +19,12 @@ from django.utils import timezone
 from labeling import hooks
 from labeling.models import Input, Project, Split
 from labeling.services.errors import ServiceError
+from training.ml.evidence import out_of_fold
 from training.ml.head import Head, decision_scores
 from training.ml.layout import Layout
 from training.ml.metrics import evaluate
 from training.ml.promotion import promotion_decide
-from training.ml.thresholds import tune_threshold
+from training.ml.thresholds import tune_layout
 from training.model_types import CONTEXT_CLASSIFIER, TypeSpec, model_type
 from training.models import MLModel, ModelType, ModelVersion
 from training.selectors import labeled_examples, project_layout, trusted_label_count
@@ -286,8 +287,11 @@ def _train_concepts(version: ModelVersion, spec: TypeSpec, params: dict) -> Trai
     if settings.TRAINING_TEST_PAUSE:
         _report(version, 0.5, "Paused for a test")
         time.sleep(settings.TRAINING_TEST_PAUSE)
+    extra = _out_of_fold_evidence(version, spec, params, train, layout)
     _report(version, 0.9, "Evaluating on the eval split")
-    metrics, thresholds = _evaluate(spec, artifact, evaluation, layout, project.target_precision)
+    metrics, thresholds = _evaluate(
+        spec, artifact, evaluation, layout, project.target_precision, extra
+    )
     if getattr(artifact, "curves", None) is not None:  # per epoch, for the version page
         metrics["curves"] = artifact.curves.to_dict()
     counts = {
@@ -323,25 +327,72 @@ def _per_concept(y: np.ndarray, known: np.ndarray, layout: Layout) -> dict[str, 
     return {str(cid): int(positives[i]) for i, cid in enumerate(layout.concept_ids)}
 
 
-def _evaluate(spec: TypeSpec, artifact, evaluation: Dataset, layout: Layout, target: float):
-    """Metrics on the eval split and tuned thresholds: shared by every type that scores
+def _out_of_fold_evidence(
+    version: ModelVersion, spec: TypeSpec, params: dict, train: Dataset, layout: Layout
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Threshold evidence from the train split: out-of-fold decision scores with their
+    targets (``training.ml.evidence``), for a type that refits in seconds; else None."""
+    folds = settings.TRAINING_THRESHOLD_FOLDS
+    if not spec.cheap_refit or folds < 2:
+        return None
+    y, known = train.targets(layout)
+
+    def fit(features, y_fold, known_fold):
+        return spec.train(
+            features=features,
+            y=y_fold,
+            known=known_fold,
+            layout=layout,
+            params=params,
+            progress=lambda *_args, **_kw: None,
+        )
+
+    probs = out_of_fold(
+        fit,
+        spec.predict,
+        train.features,
+        y,
+        known,
+        folds,
+        progress=lambda f: _report(version, 0.85 + 0.05 * f, "Cross-validating thresholds"),
+    )
+    return None if probs is None else (decision_scores(probs, layout), y, known)
+
+
+def _evaluate(
+    spec: TypeSpec,
+    artifact,
+    evaluation: Dataset,
+    layout: Layout,
+    target: float,
+    extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+):
+    """Metrics on the eval split, and tuned thresholds on the eval split plus ``extra``
+    evidence (out-of-fold scores, targets, known): shared by every type that scores
     concepts (its ``predict`` gives the probabilities)."""
     y, known = evaluation.targets(layout)
     probs = spec.predict(artifact, evaluation.features)
     scores = decision_scores(probs, layout)
     metrics = evaluate(probs, scores, y, known, layout)
-    thresholds = {}
-    for column, concept_id in enumerate(layout.concept_ids):
-        rows = known[:, column]
-        tuned = tune_threshold(
-            scores[rows, column],
-            y[rows, column],
-            target,
-            min_kept=settings.TRAINING_THRESHOLD_MIN_KEPT,
-        )
-        thresholds[str(concept_id)] = tuned.to_dict()
+    metrics["threshold_evidence"] = {
+        "eval": len(evaluation.ids),
+        "out_of_fold": 0 if extra is None else len(extra[1]),
+        "confidence": settings.TRAINING_THRESHOLD_CONFIDENCE,
+    }
+    if extra is not None:
+        pairs = zip((scores, y, known), extra, strict=True)
+        scores, y, known = (np.concatenate([ours, more]) for ours, more in pairs)
+    tuned = tune_layout(
+        scores,
+        y,
+        known,
+        layout,
+        target,
+        min_kept=settings.TRAINING_THRESHOLD_MIN_KEPT,
+        confidence=settings.TRAINING_THRESHOLD_CONFIDENCE,
+    )
     metrics["target_precision"] = target
-    return metrics, thresholds
+    return metrics, {cid: t.to_dict() for cid, t in tuned.items()}
 
 
 # ---------------------------------------------------------------------------- promotion

@@ -2,18 +2,14 @@
 the stacked workflow detector -> cropper -> embedder -> this classifier -> thresholder ->
 writer labels each detected box (a child region on the same box) through the one writer."""
 
-import io
-
 import numpy as np
 import pytest
+from boxes import boxes_fill
 
-from labeling.models import Annotation, AnnotationSource, AnnotationStatus, Input, Region, Split
+from labeling.models import Annotation, AnnotationSource, AnnotationStatus, Region, Split
 from labeling.services.annotations import RegionSpec, annotation_create
-from labeling.services.ingest import input_ingest
-from labeling.services.statuses import inputs_status_refresh
 from labeling.services.taxonomy import concept_create
 from training.ml.features import crop_box
-from training.ml.synthetic import make_digits_set
 from training.models import ModelVersion
 from training.selectors import project_layout
 from training.services.crops import CropSet, crop_examples, crops_embed
@@ -28,46 +24,10 @@ from workflows.services.workflows import WorkflowRejected, workflow_create
 pytestmark = pytest.mark.django_db
 
 
-def png(image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def boxed(project, admin):
     """A box group (zero, one) and 30 photos with digits: 24 boxed (16 train, 8 eval), 6 not."""
-    group = concept_create(project=project, name="digits", actor=admin, scope="regions")
-    concepts = [
-        concept_create(project=project, name=name, parent=group, actor=admin)
-        for name in ("zero", "one")
-    ]
-    data = make_digits_set(30, classes=2, seed=5, size=(128, 96), digit_size=(32, 44))
-    inputs, truth = [], []
-    for index, (image, boxes, classes) in enumerate(
-        zip(data.images, data.boxes, data.classes, strict=True)
-    ):
-        input = input_ingest(project=project, name=f"c{index}.png", data=png(image)).input
-        Input.objects.filter(id=input.id).update(
-            split=Split.EVAL if index % 3 == 2 else Split.TRAIN
-        )
-        inputs.append(input)
-        truth.append((boxes, classes))
-        if index >= 24:
-            continue
-        annotation_create(
-            project_id=project.id,
-            input_id=input.id,
-            source=AnnotationSource.IMPORT,
-            status=AnnotationStatus.ACCEPTED,
-            concept_ids=[],
-            regions=[
-                RegionSpec(concepts[int(k)].id, tuple(float(v) for v in box))
-                for box, k in zip(boxes, classes, strict=True)
-            ],
-        )
-    inputs_status_refresh(input_ids=[i.id for i in inputs])
-    return concepts, inputs, truth
+    return boxes_fill(project, admin, count=30, boxed=24)
 
 
 def crop_classifier(project, admin, **params):

@@ -118,9 +118,14 @@
       const regions = r.regions || [];
       if (regions.length) {
         const boxes = regions.filter((x) => x.parent === null).length;
-        const labels = regions.filter((x) => x.parent !== null).map((x) => x.key || x.concept_id);
+        const counts = {};
+        regions.filter((x) => x.parent !== null).forEach((x) => {
+          const key = x.key || x.concept_id;
+          counts[key] = (counts[key] || 0) + 1;
+        });
+        const labels = Object.entries(counts).map(([k, n]) => k + " ×" + n);
         return "would write " + r.status + ": " + boxes + (boxes === 1 ? " box" : " boxes") +
-          (labels.length ? ", labeled " + labels.join(", ") : "");
+          (labels.length ? " labeled " + labels.join(", ") : "");
       }
       return "would write " + r.status + ": " + r.labels.map((l) => l.key || l.concept_id).join(", ");
     }

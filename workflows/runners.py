@@ -123,6 +123,8 @@ def _classifier(node_id: str, project: Project, ref: dict, resolved: Resolved):
         if "image" in spec.consumes:
             edge = 2 * artifact.params.image_size
             probs = spec.predict(artifact, batch_pictures(inputs["image"], edge))
+        elif not len(inputs["embedding"]):  # no crops in the batch (no box passed)
+            probs = np.zeros((0, layout.width))
         else:
             probs = spec.predict(artifact, inputs["embedding"])
         return {

@@ -178,6 +178,17 @@ def test_the_stacked_workflow_labels_each_detected_box(project, admin, boxed, se
             assert child.confidence == pytest.approx(probs[column], abs=2e-3)
             assert probs[column] >= 0.5
 
+    # a batch where no box passes has no crops: the run writes nothing and does not fail
+    document["nodes"][2]["params"]["default_threshold"] = 1.0
+    none_pass = workflow_create(
+        project=project, name="Nothing passes", document=document, actor=admin
+    )
+    before = Annotation.objects.count()
+    run = workflow_run_start(workflow_version=none_pass.versions.get(), input_ids=unlabeled)
+    run = workflow_run_process(run_id=run.id)
+    assert run.status == "done", run.error
+    assert Annotation.objects.count() == before
+
 
 def test_a_classifier_on_crops_must_read_crops(project, admin, boxed):
     classifier = crop_classifier(project, admin)

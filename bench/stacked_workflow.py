@@ -115,7 +115,7 @@ def main() -> None:
     print(
         f"stacked workflow: {len(ids)} images in {seconds:.2f} s = {len(ids) / seconds:.1f} "
         f"images/s ({done.counts['write']} annotations: {boxes} boxes, {labels} labels on "
-        f"them, {labels / len(ids):.1f} labeled boxes an image)"
+        f"them, {boxes / len(ids):.1f} boxes written an image)"
     )
 
     network = VISUAL_DETECTOR.load(bytes(detector.head))

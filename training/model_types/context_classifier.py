@@ -29,8 +29,13 @@ def train(
     """Today's head training; ``params`` are the type's cleaned fields (``crops`` says what
     the features are of: whole inputs or the crops of their boxes, ``training.services.
     versions`` gathers them). A fixed number of steps: the eval split is not looked at."""
-    head = HeadParams(**{k: v for k, v in params.items() if k != "crops"})
-    return train_head(features, y, known, layout, head, progress=progress)
+    return train_head(features, y, known, layout, head_params(params), progress=progress)
+
+
+def head_params(params: dict) -> HeadParams:
+    """The head's training parameters: the cleaned fields but ``crops``, which says what
+    the features are of, not how to fit them."""
+    return HeadParams(**{k: v for k, v in params.items() if k != "crops"})
 
 
 def predict(head: Head, features: np.ndarray) -> np.ndarray:

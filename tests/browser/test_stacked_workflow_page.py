@@ -10,6 +10,7 @@ import re
 import pytest
 from boxes import boxes_fill
 from browser_helpers import login, shot
+from django.urls import reverse
 from factories import PASSWORD
 from playwright.sync_api import expect
 
@@ -53,13 +54,13 @@ def stacked(transactional_db, settings, project, admin):
         label_threshold=0.5,
     )
     workflow = workflow_create(project=project, name="Box by box", document=document, actor=admin)
-    return project, workflow, concepts, inputs
+    return project, workflow, concepts, inputs, classifier
 
 
 def test_a_dry_run_and_a_run_label_each_detected_box(
     stacked, admin, live_server, new_context, tmp_path
 ):
-    project, workflow, concepts, inputs = stacked
+    project, workflow, concepts, inputs, classifier = stacked
     page = new_context().new_page()
     login(page, live_server, admin.username, PASSWORD)
     page.goto(f"{live_server.url}/projects/{project.id}/")
@@ -101,3 +102,10 @@ def test_a_dry_run_and_a_run_label_each_detected_box(
         assert child.box == child.parent.box
         assert child.concept_id in {c.id for c in concepts}
     shot(page, "workflows-stacked-run")
+
+    # the classifier's version page counts the boxes it learned from
+    page.goto(
+        live_server.url + reverse("training:model_version_of", args=[project.id, classifier.id, 1])
+    )
+    expect(page.locator(".stats").first).to_contain_text("train boxes")
+    expect(page.locator(".stats").first).to_contain_text("eval boxes")

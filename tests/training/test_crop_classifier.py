@@ -109,6 +109,7 @@ def test_a_classifier_on_crops_learns_the_box_concepts(project, admin, boxed, se
     assert version.layout["concept_ids"] == [c.id for c in concepts]
     train_boxes = len(crop_examples(project, project_layout(project, regions=True), split="train"))
     assert version.counts["train_inputs"] == train_boxes
+    assert version.counts["examples"] == "boxes"
     assert version.metrics["macro_f1"] >= 0.9  # zero against one, from crops (1.0 here)
     assert version.promotion["promoted"] is True
 

@@ -307,6 +307,7 @@ def _train_concepts(version: ModelVersion, spec: TypeSpec, params: dict) -> Trai
     if getattr(artifact, "curves", None) is not None:  # per epoch, for the version page
         metrics["curves"] = artifact.curves.to_dict()
     counts = {
+        "examples": "boxes" if crops else "inputs",  # what the rows are, for the pages
         "train_inputs": len(train.ids),
         "eval_inputs": len(evaluation.ids),
         "waiting_for_embedding": train.waiting + evaluation.waiting,

@@ -159,7 +159,9 @@ LABELING_MAX_IMAGE_BYTES = env_int("LABELING_MAX_IMAGE_BYTES", 50 * 1024 * 1024)
 LABELING_MAX_IMAGE_PIXELS = env_int("LABELING_MAX_IMAGE_PIXELS", 80_000_000)
 # The demo projects `manage.py up` loads (each command loads its demo once): the digits, and
 # digits pasted on photos with boxes and a detector.
-PORTAL_DEMO_COMMANDS = env_list("PORTAL_DEMO_COMMANDS", "demo_load,demo_boxes_load")
+PORTAL_DEMO_COMMANDS = env_list(
+    "PORTAL_DEMO_COMMANDS", "demo_load,demo_boxes_load,demo_stacked_load"
+)
 # Boxes on one image, per annotation (a person's, an import's or a model's).
 LABELING_MAX_REGIONS = env_int("LABELING_MAX_REGIONS", 500)
 LABELING_MAX_ARCHIVE_BYTES = env_int("LABELING_MAX_ARCHIVE_BYTES", 2 * 1024 * 1024 * 1024)

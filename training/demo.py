@@ -2,7 +2,10 @@
 scikit-image's sample photos (``training.ml.synthetic``: packaged data only, boxes known), a
 box group ``digit`` (zero, one, two), the first images boxed and accepted, and a
 visual detector queued to train on them; once live it routes the rest through its
-workflow ("Boxes by Digit detector")."""
+workflow ("Boxes by Digit detector"). A classifier on crops ("Digit on crops") learns the
+digits from the crops of the same boxes, for the stacked workflow detector -> cropper ->
+classifier the workflows app saves beside it (``workflows/management/commands/
+demo_stacked_load.py``)."""
 
 import io
 
@@ -20,6 +23,7 @@ from training.services.versions import model_create
 
 BOXES_DEMO_NAME = "Demo: digits on photos (boxes)"
 NAMES = ("zero", "one", "two")
+CROPS_MODEL = "Digit on crops"
 
 
 def _png(image) -> bytes:
@@ -76,8 +80,19 @@ def boxes_demo_load(*, admin, count: int = 240, boxed: float = 0.6) -> tuple[Pro
         model_create(
             project=project, name="Digit detector", type="visual-detector", params={}, actor=admin
         )
+        model_create(
+            project=project,
+            name=CROPS_MODEL,
+            type="context-classifier",
+            params={"crops": 1},
+            actor=admin,
+        )
     return project, True
 
 
 def boxes_demo_detector(project: Project) -> MLModel:
     return MLModel.objects.get(project=project, name="Digit detector")
+
+
+def boxes_demo_crop_classifier(project: Project) -> MLModel:
+    return MLModel.objects.get(project=project, name=CROPS_MODEL)

@@ -20,9 +20,12 @@ from training.models import MLModel, ModelVersion
 from training.services.embeddings import LoopProgress, loop_progress
 
 
-def project_layout(project: Project) -> Layout:
-    """The outputs a classifier of the project has now: every active label, in order."""
-    return Layout.from_choices((c.id, c.group) for c in label_choices(project) if not c.regions)
+def project_layout(project: Project, *, regions: bool = False) -> Layout:
+    """The outputs a classifier of the project has now: every active whole-input label, in
+    order; with ``regions``, every active box concept instead (a classifier on crops)."""
+    return Layout.from_choices(
+        (c.id, c.group) for c in label_choices(project) if c.regions == regions
+    )
 
 
 def trusted_accepted(project: Project):

@@ -128,3 +128,78 @@ def detector_workflow(
             ),
         ]
     }
+
+
+def stacked_workflow(
+    *,
+    detector: dict[str, Any],
+    embedder: dict[str, Any],
+    classifier: dict[str, Any],
+    box_threshold: float = 0.5,
+    label_threshold: float | None = None,
+    status: str = "pending_review",
+) -> dict:
+    """Detector -> cropper -> classifier on crops, labeling each detected box:
+
+    input -> detect (a detector) -> boxes (region-thresholder: boxes scoring
+             ``box_threshold`` or more, no doubt band)
+          -> crop (image-cropper on the passing boxes) -> embed (embedder, of each crop)
+          -> classify (a context classifier trained on crops, ``crops`` = 1)
+          -> labels (concept-thresholder: the classifier's tuned thresholds, or
+             ``label_threshold`` for every concept)
+          -> write (each box whose crop got a label: the box, and the label as a region on
+             the same box, its child; ``status``)
+    """
+    return {
+        "nodes": [
+            {"id": "input", "type": "input"},
+            {"id": "detect", "type": "model", "model": detector, "inputs": [{"node_id": "input"}]},
+            {
+                "id": "boxes",
+                "type": "region-thresholder",
+                "inputs": [{"node_id": "detect"}],
+                "params": {
+                    "source": "table",
+                    "default_threshold": box_threshold,
+                    "doubt_band": 0.0,
+                },
+            },
+            {
+                "id": "crop",
+                "type": "image-cropper",
+                "inputs": [{"node_id": "input"}, {"node_id": "boxes", "port": "passed"}],
+            },
+            {
+                "id": "embed",
+                "type": "model",
+                "model": embedder,
+                "inputs": [{"node_id": "input"}, {"node_id": "crop"}],
+            },
+            {
+                "id": "classify",
+                "type": "model",
+                "model": classifier,
+                "inputs": [{"node_id": "embed"}],
+            },
+            {
+                "id": "labels",
+                "type": "concept-thresholder",
+                "inputs": [{"node_id": "classify"}],
+                "params": (
+                    {"source": "tuned"}
+                    if label_threshold is None
+                    else {"source": "table", "default_threshold": label_threshold}
+                ),
+            },
+            {
+                "id": "write",
+                "type": "annotation-writer",
+                "inputs": [
+                    {"node_id": "labels", "port": "passed"},
+                    {"node_id": "crop", "port": "crops"},
+                    {"node_id": "boxes", "port": "passed"},
+                ],
+                "params": {"status": status, "band": "auto" if status == "accepted" else ""},
+            },
+        ]
+    }

@@ -74,6 +74,17 @@ def result_json(result, names: dict, order: list[str]) -> dict:
                     "labels": [
                         {"concept_id": c, **names.get(c, {}), "score": s} for c, s in row.labels
                     ],
+                    # boxes, and labels on a box (``parent``: its index in this list)
+                    "regions": [
+                        {
+                            "concept_id": c,
+                            **names.get(c, {}),
+                            "box": list(box),
+                            "score": s,
+                            "parent": parent,
+                        }
+                        for c, box, s, parent in row.regions
+                    ],
                 }
                 for row in result.rows_by_node[node_id]
             ]

@@ -93,29 +93,14 @@ def _model_version(node_id: str, project: Project, ref: dict, resolved: Resolved
 def _embed_crops(images: Images, crops) -> np.ndarray:
     """The backbone's vector of every crop (K rows, in the crops' order). Crop boxes are in
     the pixels of the images' recorded sizes; the decoded pictures may be smaller."""
-    from training.ml.features import embedder
+    from training.ml.features import CROP_DECODE_EDGE, embedder, pictures_crop
 
     if not len(crops):
         return np.zeros((0, 1280), dtype=np.float32)
     if images.sizes is None:
         raise ValueError("the images' sizes are not known")
-    pictures = batch_pictures(images, edge=448)
-    cut = []
-    for row, box in zip(np.asarray(crops.input_index), np.asarray(crops.boxes), strict=True):
-        picture = pictures[int(row)]
-        width, height = images.sizes[int(row)]
-        sx, sy = picture.width / width, picture.height / height
-        x0, y0, x1, y1 = box
-        cut.append(
-            picture.crop(
-                (
-                    int(x0 * sx),
-                    int(y0 * sy),
-                    max(int(x1 * sx), int(x0 * sx) + 1),
-                    max(int(y1 * sy), int(y0 * sy) + 1),
-                )
-            )
-        )
+    pictures = batch_pictures(images, edge=CROP_DECODE_EDGE)
+    cut = pictures_crop(pictures, images.sizes, crops.input_index, crops.boxes)
     return embedder(settings.TRAINING_BACKBONE)(cut)
 
 
@@ -140,6 +125,8 @@ def _classifier(node_id: str, project: Project, ref: dict, resolved: Resolved):
         if "image" in spec.consumes:
             edge = 2 * artifact.params.image_size
             probs = spec.predict(artifact, batch_pictures(inputs["image"], edge))
+        elif not len(inputs["embedding"]):  # no crops in the batch (no box passed)
+            probs = np.zeros((0, layout.width))
         else:
             probs = spec.predict(artifact, inputs["embedding"])
         return {

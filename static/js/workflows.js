@@ -115,6 +115,18 @@
     if (out.rows) {
       if (!out.rows.length) return "writes nothing";
       const r = out.rows[0];
+      const regions = r.regions || [];
+      if (regions.length) {
+        const boxes = regions.filter((x) => x.parent === null).length;
+        const counts = {};
+        regions.filter((x) => x.parent !== null).forEach((x) => {
+          const key = x.key || x.concept_id;
+          counts[key] = (counts[key] || 0) + 1;
+        });
+        const labels = Object.entries(counts).map(([k, n]) => k + " ×" + n);
+        return "would write " + r.status + ": " + boxes + (boxes === 1 ? " box" : " boxes") +
+          (labels.length ? " labeled " + labels.join(", ") : "");
+      }
       return "would write " + r.status + ": " + r.labels.map((l) => l.key || l.concept_id).join(", ");
     }
     const parts = [];
@@ -431,7 +443,51 @@
     p.id = "wf-try-done";
     p.textContent = "Dry run done: " + Object.keys(outputs).length + " node outputs, shown on the graph. Nothing was written.";
     box.appendChild(p);
+    regionLabels(box);
     draw();
+  }
+
+  // A writer's labels on regions (a stacked workflow: a label on each detected box), listed
+  // box by box under the dry run's answer.
+  function regionLabels(box) {
+    const lines = [];
+    Object.entries(outputs).forEach(([nodeId, out]) => {
+      (out.rows || []).forEach((row) => {
+        const regions = row.regions || [];
+        regions.forEach((r) => {
+          if (r.parent === null) return;
+          const parent = regions[r.parent];
+          lines.push([nodeId, parent, r, row.status]);
+        });
+      });
+    });
+    if (!lines.length) return;
+    const pct = (v) => Math.round(100 * v) + "%";
+    const table = document.createElement("table");
+    table.id = "wf-try-regions";
+    table.className = "table";
+    const caption = table.createCaption();
+    caption.textContent = "Labels on regions (would be written)";
+    const head = table.createTHead().insertRow();
+    ["Writer", "Box (x, y, w, h)", "Box found as", "Label", "Score", "Status"].forEach((t) => {
+      const th = document.createElement("th");
+      th.textContent = t;
+      head.appendChild(th);
+    });
+    const body = table.createTBody();
+    lines.forEach(([nodeId, parent, r, status]) => {
+      const tr = body.insertRow();
+      tr.className = "wf-region-label";
+      [
+        nodeId,
+        r.box.map(pct).join(", "),
+        (parent.key || parent.concept_id) + " (" + Number(parent.score).toFixed(2) + ")",
+        r.key || String(r.concept_id),
+        Number(r.score).toFixed(2),
+        status,
+      ].forEach((t) => (tr.insertCell().textContent = t));
+    });
+    box.appendChild(table);
   }
 
   function addNode() {

@@ -4,7 +4,12 @@ import pytest
 from django.core.management import call_command
 
 from labeling.models import Annotation, Concept, InputStatus, Region
-from training.demo import BOXES_DEMO_NAME, boxes_demo_detector, boxes_demo_load
+from training.demo import (
+    BOXES_DEMO_NAME,
+    boxes_demo_crop_classifier,
+    boxes_demo_detector,
+    boxes_demo_load,
+)
 from training.models import ModelVersion
 from training.services.detection import box_concepts
 
@@ -24,6 +29,8 @@ def test_the_boxes_demo_is_loaded_once_with_boxed_images_and_a_detector(admin):
     assert Region.objects.filter(annotation__in=boxed).count() >= 6
     assert project.inputs.filter(status=InputStatus.LABELED).count() == 6
     assert boxes_demo_detector(project).type == "visual-detector"
+    crops = boxes_demo_crop_classifier(project)
+    assert (crops.type, crops.params["crops"]) == ("context-classifier", 1)
     assert boxes_demo_load(admin=admin, count=10) == (project, False)
 
 
@@ -42,6 +49,8 @@ def test_the_command_queues_the_detectors_first_training(admin, monkeypatch):
     project = boxes_demo_load(admin=admin)[0]
     version = ModelVersion.objects.get(model=boxes_demo_detector(project))
     assert version.status == ModelVersion.Status.QUEUED
+    crops = ModelVersion.objects.get(model=boxes_demo_crop_classifier(project))
+    assert crops.status == ModelVersion.Status.QUEUED and crops.id < version.id  # seconds first
 
 
 def test_the_models_tab_lists_detectors_and_trains_one(admin, client):

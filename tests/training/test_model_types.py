@@ -22,6 +22,7 @@ from training.model_types import (
     TypeSpec,
     model_type,
 )
+from training.model_types.context_classifier import head_params
 from training.models import ModelType
 from workflows.default import default_workflow
 from workflows.operators import registry
@@ -35,6 +36,7 @@ DEFAULTS = {
     "learning_rate": 0.01,
     "weight_decay": 1e-3,
     "batch_size": 4096,
+    "crops": 0,  # 1: a classifier on crops
 }
 
 
@@ -76,8 +78,10 @@ def test_given_some_params_then_clean_keeps_them_and_fills_in_the_rest():
     cleaned = CONTEXT_CLASSIFIER.clean({"hidden": 16, "learning_rate": 0.05})
 
     assert cleaned == {**DEFAULTS, "hidden": 16, "learning_rate": 0.05}
-    # the trainer takes the cleaned parameters as they are
-    assert HeadParams(**cleaned).hidden == 16
+    # the trainer takes the cleaned parameters (``crops`` says what the features are of)
+    assert head_params(cleaned) == HeadParams(
+        hidden=16, steps=300, learning_rate=0.05, weight_decay=1e-3, batch_size=4096
+    )
 
 
 def test_given_whole_floats_and_ints_then_clean_converts_to_the_fields_type():

@@ -152,6 +152,7 @@ def test_given_good_settings_then_model_create_fills_in_the_defaults(project, ad
         "learning_rate": 0.01,
         "weight_decay": 1e-3,
         "batch_size": 4096,
+        "crops": 0,
     }
     assert not model.routes
 

@@ -1,5 +1,6 @@
 """The feature extractors a project's embeddings can come from, by name."""
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -69,6 +70,41 @@ def embedder_without_torch(name: str) -> Embedder | None:
         return None
     run = backbone.runner_without_torch(int8=int8)
     return Embedder(prepare=backbone.preprocess, run=run) if run is not None else None
+
+
+# Images whose regions are cropped are decoded no smaller than this (a crop of a large photo
+# keeps enough pixels for the backbone's 224).
+CROP_DECODE_EDGE = 448
+
+
+def crop_box(box, width: int, height: int) -> tuple[int, int, int, int]:
+    """A normalised (x, y, w, h) box as pixels (x0, y0, x1, y1; x1, y1 exclusive) of a
+    ``width`` x ``height`` image, floored / ceiled and clipped: the workflow's image cropper
+    with no margin (``workflows.operators.image_cropper`` keeps its own copy, since the
+    workflow core imports nothing from training; a test checks both agree)."""
+    x, y, w, h = (float(v) for v in box)
+    x0 = min(max(math.floor(x * width), 0), width)
+    y0 = min(max(math.floor(y * height), 0), height)
+    x1 = min(max(math.ceil((x + w) * width), 0), width)
+    y1 = min(max(math.ceil((y + h) * height), 0), height)
+    return x0, y0, x1, y1
+
+
+def pictures_crop(pictures: Sequence[Image.Image], sizes, rows, boxes) -> list[Image.Image]:
+    """Crop pixel ``boxes`` (x0, y0, x1, y1 in the recorded ``sizes[row]``, width and height
+    as people see the image) out of ``pictures[row]``, which may be decoded smaller: the
+    crops a classifier on crops sees, in training and in a workflow alike."""
+    cut = []
+    for row, box in zip(rows, boxes, strict=True):
+        picture = pictures[int(row)]
+        width, height = sizes[int(row)]
+        sx, sy = picture.width / width, picture.height / height
+        x0, y0, x1, y1 = box
+        left, top = int(x0 * sx), int(y0 * sy)
+        cut.append(
+            picture.crop((left, top, max(int(x1 * sx), left + 1), max(int(y1 * sy), top + 1)))
+        )
+    return cut
 
 
 def to_stored(vectors: np.ndarray) -> list[bytes]:

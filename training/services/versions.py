@@ -167,10 +167,18 @@ class Dataset:
         return layout.targets([self.labels[i] for i in self.ids])
 
 
-def _dataset(project: Project, split: str, input_ids, spec: TypeSpec, params: dict) -> Dataset:
+def _dataset(
+    project: Project, split: str, input_ids, spec: TypeSpec, params: dict, layout: Layout
+) -> Dataset:
     """The split's labeled inputs with what the type consumes: their embeddings, or, for a
     type that consumes images, the images themselves (loaded lazily, at the type's
-    ``image_size``)."""
+    ``image_size``); for a classifier on crops, the labeled boxes' crops, embedded (its
+    rows are boxes, keyed by region id)."""
+    if params.get("crops"):
+        from training.services.crops import crop_examples, crops_embed
+
+        crops = crop_examples(project, layout, split=split, input_ids=input_ids)
+        return Dataset(crops.labels, crops.region_ids, crops_embed(crops))
     labels = labeled_examples(project, split=split, input_ids=input_ids)
     if "image" in spec.consumes:
         from training.services.detection import InputImages
@@ -262,12 +270,20 @@ def _train_concepts(version: ModelVersion, spec: TypeSpec, params: dict) -> Trai
     (the deep classifier); its ``predict`` gives the probabilities evaluation, thresholds and
     promotion work on, the same for both."""
     project = version.model.project
-    layout = project_layout(project)
+    crops = bool(params.get("crops"))
+    layout = project_layout(project, regions=crops)
     if not layout.width:
-        raise ServiceError("The project has no concepts to learn.")
-    train = _dataset(project, Split.TRAIN, version.input_ids, spec, params)
-    evaluation = _dataset(project, Split.EVAL, version.input_ids, spec, params)
-    _check_enough(train, evaluation)
+        raise ServiceError(
+            "The project has no box concepts for a classifier on crops: make a concept group "
+            "draw boxes."
+            if crops
+            else "The project has no concepts to learn."
+        )
+    if crops:
+        _report(version, 0.02, "Embedding the crops of labeled boxes")
+    train = _dataset(project, Split.TRAIN, version.input_ids, spec, params, layout)
+    evaluation = _dataset(project, Split.EVAL, version.input_ids, spec, params, layout)
+    _check_enough(train, evaluation, "labeled boxes" if crops else "labeled inputs")
     _report(version, 0.05, spec.train_stage)
     y, known = train.targets(layout)
 
@@ -295,6 +311,7 @@ def _train_concepts(version: ModelVersion, spec: TypeSpec, params: dict) -> Trai
     if getattr(artifact, "curves", None) is not None:  # per epoch, for the version page
         metrics["curves"] = artifact.curves.to_dict()
     counts = {
+        "examples": "boxes" if crops else "inputs",  # what the rows are, for the pages
         "train_inputs": len(train.ids),
         "eval_inputs": len(evaluation.ids),
         "waiting_for_embedding": train.waiting + evaluation.waiting,
@@ -312,14 +329,12 @@ def _train_concepts(version: ModelVersion, spec: TypeSpec, params: dict) -> Trai
     )
 
 
-def _check_enough(train: Dataset, evaluation: Dataset) -> None:
+def _check_enough(train: Dataset, evaluation: Dataset, what: str = "labeled inputs") -> None:
     if len(train.ids) < 2:
         waiting = f" ({train.waiting} wait for their embedding)" if train.waiting else ""
-        raise ServiceError(
-            f"Not enough labeled inputs in the train split: {len(train.ids)}{waiting}."
-        )
+        raise ServiceError(f"Not enough {what} in the train split: {len(train.ids)}{waiting}.")
     if not evaluation.ids:
-        raise ServiceError("No labeled inputs in the eval split to evaluate on.")
+        raise ServiceError(f"No {what} in the eval split to evaluate on.")
 
 
 def _per_concept(y: np.ndarray, known: np.ndarray, layout: Layout) -> dict[str, int]:

@@ -65,6 +65,43 @@ def _database_problems(project: Project, workflow) -> list[Problem]:
             referenced_concepts += [(node.id, f"params.{param}", i) for i in ids]
     if referenced_concepts:
         problems += _concept_problems(project, referenced_concepts)
+    if not problems:
+        problems += _crops_problems(project, workflow, MLModel)
+    return problems
+
+
+def _crops_problems(project, workflow, MLModel) -> list[Problem]:
+    """A context classifier trained on crops (``crops`` = 1) reads the vectors of crops (an
+    embedder fed by an image cropper), and one trained on whole inputs reads whole inputs'."""
+    nodes = {node.id: node for node in workflow.nodes}
+
+    def of_crops(node_id: str) -> bool:
+        node = nodes.get(node_id)
+        return node is not None and any(
+            getattr(nodes.get(i.node_id), "type", None) == "image-cropper" for i in node.inputs
+        )
+
+    problems = []
+    for node in workflow.nodes:
+        if node.type != MODEL or (node.model or {}).get("type") != "context-classifier":
+            continue
+        model = MLModel.objects.filter(id=node.model.get("id"), project=project).first()
+        if model is None:
+            continue
+        crops, fed = bool(model.params.get("crops")), any(of_crops(i.node_id) for i in node.inputs)
+        if crops and not fed:
+            message = (
+                f"{model.name} is a classifier on crops: feed it an embedder of an image "
+                "cropper's crops."
+            )
+        elif fed and not crops:
+            message = (
+                f"{model.name} classifies whole inputs: for crops, use a context classifier "
+                "trained on crops (its “crops” parameter 1)."
+            )
+        else:
+            continue
+        problems.append(Problem(node.id, "inputs", message))
     return problems
 
 

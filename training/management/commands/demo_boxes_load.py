@@ -1,10 +1,11 @@
-"""Load the boxes demo (digits on photos) once and queue its detector's first training."""
+"""Load the boxes demo (digits on photos) once and queue its models' first training: the
+classifier on crops first (seconds), then the detector (minutes)."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from labeling.services.ingest import inputs_announce
-from training.demo import boxes_demo_detector, boxes_demo_load
+from training.demo import boxes_demo_crop_classifier, boxes_demo_detector, boxes_demo_load
 from training.services.versions import version_queue
 
 
@@ -19,7 +20,8 @@ class Command(BaseCommand):
         project, created = boxes_demo_load(admin=admin)
         if created:
             inputs_announce(project_id=project.id)
-            version_queue(model=boxes_demo_detector(project), actor=admin, trigger="manual")
+            for model in (boxes_demo_crop_classifier(project), boxes_demo_detector(project)):
+                version_queue(model=model, actor=admin, trigger="manual")
         state = "loaded" if created else "already there"
         self.stdout.write(
             f"Demo project “{project.name}” {state}: {project.inputs.count()} images."

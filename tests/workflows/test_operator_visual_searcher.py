@@ -1,17 +1,27 @@
 """visual-searcher: exact nearest neighbours by cosine similarity, with a floor; in a run,
-the project's own search index."""
+the project's own search index, or another project's that the user can see."""
+
+import re
 
 import numpy as np
 import pytest
+from factories import MembershipFactory, UserFactory
 
-from labeling.models import Input
+from labeling.models import Input, Role
+from labeling.services.projects import project_create
 from labeling.storage import media_path
 from training.services.search_index import search_index_update
 from workflows.models import WorkflowRun
 from workflows.operators import visual_searcher
 from workflows.operators.visual_searcher import SearchIndex, nearest
-from workflows.services.runs import workflow_dry_run_create, workflow_dry_run_process
-from workflows.services.workflows import workflow_create
+from workflows.services.runs import (
+    workflow_dry_run_create,
+    workflow_dry_run_process,
+    workflow_run_start,
+)
+from workflows.services.workflows import WorkflowRejected, workflow_create
+from workflows.spec import parse
+from workflows.validate import validate
 
 
 def test_given_candidates_then_the_nearest_k_come_best_first():
@@ -95,3 +105,97 @@ def test_a_dry_run_searches_the_project_s_index_for_the_uploaded_image(
     [found] = run.result["nodes"]["search"]["matches"]["inputs"]
     assert len(found) == 3 and found[0][0] == wanted.id and found[0][1] > 0.999
     assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+
+
+# ---------------------------------------------------------------------------- another project
+
+
+def searcher(index: str) -> dict:
+    return {
+        "nodes": [
+            {"id": "input", "type": "input"},
+            {
+                "id": "embed",
+                "type": "model",
+                "model": {"type": "embedder", "version": "live"},
+                "inputs": [{"node_id": "input"}],
+            },
+            {
+                "id": "search",
+                "type": "visual-searcher",
+                "inputs": [{"node_id": "embed"}],
+                "params": {"k": 3, "min_similarity": 0.0, "index": index},
+            },
+        ]
+    }
+
+
+@pytest.mark.parametrize("index", ["project", "project:12"])
+def test_given_this_or_another_project_then_the_index_is_valid(kinds, index):
+    assert validate(parse(searcher(index)), kinds) == []
+
+
+@pytest.mark.parametrize("index", ["other", "project:", "project:0", "project:x", "projects:3"])
+def test_given_an_index_of_neither_form_then_the_searcher_is_named(kinds, index):
+    [problem] = validate(parse(searcher(index)), kinds)
+
+    assert (problem.node_id, problem.field) == ("search", "params.index")
+    assert '"project:<id>"' in problem.message and repr(index) in problem.message
+
+
+@pytest.mark.django_db
+def test_a_dry_run_searches_another_project_the_user_can_see(
+    live_digits, admin, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.TRAINING_SEARCH_EXACT_BELOW = 10
+    settings.TRAINING_SEARCH_DIR = tmp_path / "indexes"
+    digits, _, _, _, _ = live_digits()
+    assert search_index_update(project_id=digits.id) == "rebuilt"
+    wanted = Input.objects.filter(project=digits).order_by("id")[7]
+    # given: a workflow of another project, searching the digits project's inputs
+    elsewhere = project_create(name="Elsewhere", created_by=admin)
+    workflow = workflow_create(
+        project=elsewhere, name="Search", document=searcher(f"project:{digits.id}"), actor=admin
+    )
+
+    # when: one of the digits is dry-run through it
+    with django_capture_on_commit_callbacks():
+        run = workflow_dry_run_create(
+            workflow_version=workflow.versions.get(),
+            actor=admin,
+            data=media_path(wanted.file).read_bytes(),
+        )
+    run = workflow_dry_run_process(run_id=run.id)
+
+    # then: its nearest stored input is itself, found in the digits project
+    assert run.status == WorkflowRun.Status.DONE, run.error
+    found = run.result["nodes"]["search"]["matches"]["inputs"][0]
+    assert found[0][0] == wanted.id and found[0][1] > 0.999
+    projects = Input.objects.filter(id__in=[i for i, _ in found]).values_list("project", flat=True)
+    assert set(projects) == {digits.id}
+
+
+@pytest.mark.django_db
+def test_a_project_the_user_cannot_see_is_refused_on_save_and_on_run(project, admin):
+    secret = project_create(name="Secret", created_by=UserFactory())
+    document = searcher(f"project:{secret.id}")
+    message = f"project {secret.id} is not a project you can see."
+
+    # when: an admin of this project, not a member of the secret one, saves a search of it
+    with pytest.raises(WorkflowRejected) as refused:
+        workflow_create(project=project, name="Peek", document=document, actor=admin)
+
+    # then: it is refused on the searcher, naming the project
+    assert [(p.node_id, p.field, p.message) for p in refused.value.problems] == [
+        ("search", "params.index", message)
+    ]
+
+    # when: they are a member there (any role), it is saved
+    MembershipFactory(project=secret, user=admin, role=Role.ANNOTATOR)
+    workflow = workflow_create(project=project, name="Peek", document=document, actor=admin)
+
+    # then: another admin of this project who cannot see the secret one may not run it
+    colleague = UserFactory()
+    MembershipFactory(project=project, user=colleague, role=Role.ADMIN)
+    with pytest.raises(WorkflowRejected, match=re.escape(message)):
+        workflow_run_start(workflow_version=workflow.versions.get(), actor=colleague)

@@ -65,51 +65,6 @@ def test_given_many_queries_in_chunks_then_results_equal_a_brute_force_search(mo
 # ---------------------------------------------------------------------------- in a workflow
 
 
-@pytest.mark.django_db
-def test_a_dry_run_searches_the_project_s_index_for_the_uploaded_image(
-    live_digits, admin, settings, tmp_path, django_capture_on_commit_callbacks
-):
-    settings.TRAINING_SEARCH_EXACT_BELOW = 10  # the project's 150 digits get an index
-    settings.TRAINING_SEARCH_DIR = tmp_path / "indexes"
-    project, _, _, _, _ = live_digits()
-    assert search_index_update(project_id=project.id) == "rebuilt"
-    wanted = Input.objects.filter(project=project).order_by("id")[5]
-    document = {
-        "nodes": [
-            {"id": "input", "type": "input"},
-            {
-                "id": "embed",
-                "type": "model",
-                "model": {"type": "embedder", "version": "live"},
-                "inputs": [{"node_id": "input"}],
-            },
-            {
-                "id": "search",
-                "type": "visual-searcher",
-                "inputs": [{"node_id": "embed"}],
-                "params": {"k": 3, "min_similarity": 0.0},
-            },
-        ]
-    }
-    workflow = workflow_create(project=project, name="Search", document=document, actor=admin)
-    with django_capture_on_commit_callbacks():
-        run = workflow_dry_run_create(
-            workflow_version=workflow.versions.get(),
-            actor=admin,
-            data=media_path(wanted.file).read_bytes(),
-        )
-
-    run = workflow_dry_run_process(run_id=run.id)
-
-    assert run.status == WorkflowRun.Status.DONE, run.error
-    [found] = run.result["nodes"]["search"]["matches"]["inputs"]
-    assert len(found) == 3 and found[0][0] == wanted.id and found[0][1] > 0.999
-    assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
-
-
-# ---------------------------------------------------------------------------- another project
-
-
 def searcher(index: str) -> dict:
     return {
         "nodes": [
@@ -128,6 +83,36 @@ def searcher(index: str) -> dict:
             },
         ]
     }
+
+
+@pytest.mark.django_db
+def test_a_dry_run_searches_the_project_s_index_for_the_uploaded_image(
+    live_digits, admin, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.TRAINING_SEARCH_EXACT_BELOW = 10  # the project's 150 digits get an index
+    settings.TRAINING_SEARCH_DIR = tmp_path / "indexes"
+    project, _, _, _, _ = live_digits()
+    assert search_index_update(project_id=project.id) == "rebuilt"
+    wanted = Input.objects.filter(project=project).order_by("id")[5]
+    workflow = workflow_create(
+        project=project, name="Search", document=searcher("project"), actor=admin
+    )
+    with django_capture_on_commit_callbacks():
+        run = workflow_dry_run_create(
+            workflow_version=workflow.versions.get(),
+            actor=admin,
+            data=media_path(wanted.file).read_bytes(),
+        )
+
+    run = workflow_dry_run_process(run_id=run.id)
+
+    assert run.status == WorkflowRun.Status.DONE, run.error
+    [found] = run.result["nodes"]["search"]["matches"]["inputs"]
+    assert len(found) == 3 and found[0][0] == wanted.id and found[0][1] > 0.999
+    assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+
+
+# ---------------------------------------------------------------------------- another project
 
 
 @pytest.mark.parametrize("index", ["project", "project:12"])

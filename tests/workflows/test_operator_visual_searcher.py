@@ -85,29 +85,42 @@ def searcher(index: str) -> dict:
     }
 
 
-@pytest.mark.django_db
-def test_a_dry_run_searches_the_project_s_index_for_the_uploaded_image(
-    live_digits, admin, settings, tmp_path, django_capture_on_commit_callbacks
-):
+@pytest.fixture
+def indexed_digits(live_digits, settings, tmp_path):
+    """The digits project (150 inputs, embedded) with its search index built."""
     settings.TRAINING_SEARCH_EXACT_BELOW = 10  # the project's 150 digits get an index
     settings.TRAINING_SEARCH_DIR = tmp_path / "indexes"
     project, _, _, _, _ = live_digits()
     assert search_index_update(project_id=project.id) == "rebuilt"
+    return project
+
+
+def dry_run(workflow, wanted, actor, capture) -> list[tuple[int, float]]:
+    """Dry-run the stored image of ``wanted`` through ``workflow``: the searcher's matches."""
+    with capture():
+        run = workflow_dry_run_create(
+            workflow_version=workflow.versions.get(),
+            actor=actor,
+            data=media_path(wanted.file).read_bytes(),
+        )
+    run = workflow_dry_run_process(run_id=run.id)
+    assert run.status == WorkflowRun.Status.DONE, run.error
+    [found] = run.result["nodes"]["search"]["matches"]["inputs"]
+    return found
+
+
+@pytest.mark.django_db
+def test_a_dry_run_searches_the_project_s_index_for_the_uploaded_image(
+    indexed_digits, admin, django_capture_on_commit_callbacks
+):
+    project = indexed_digits
     wanted = Input.objects.filter(project=project).order_by("id")[5]
     workflow = workflow_create(
         project=project, name="Search", document=searcher("project"), actor=admin
     )
-    with django_capture_on_commit_callbacks():
-        run = workflow_dry_run_create(
-            workflow_version=workflow.versions.get(),
-            actor=admin,
-            data=media_path(wanted.file).read_bytes(),
-        )
 
-    run = workflow_dry_run_process(run_id=run.id)
+    found = dry_run(workflow, wanted, admin, django_capture_on_commit_callbacks)
 
-    assert run.status == WorkflowRun.Status.DONE, run.error
-    [found] = run.result["nodes"]["search"]["matches"]["inputs"]
     assert len(found) == 3 and found[0][0] == wanted.id and found[0][1] > 0.999
     assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
 
@@ -130,12 +143,9 @@ def test_given_an_index_of_neither_form_then_the_searcher_is_named(kinds, index)
 
 @pytest.mark.django_db
 def test_a_dry_run_searches_another_project_the_user_can_see(
-    live_digits, admin, settings, tmp_path, django_capture_on_commit_callbacks
+    indexed_digits, admin, django_capture_on_commit_callbacks
 ):
-    settings.TRAINING_SEARCH_EXACT_BELOW = 10
-    settings.TRAINING_SEARCH_DIR = tmp_path / "indexes"
-    digits, _, _, _, _ = live_digits()
-    assert search_index_update(project_id=digits.id) == "rebuilt"
+    digits = indexed_digits
     wanted = Input.objects.filter(project=digits).order_by("id")[7]
     # given: a workflow of another project, searching the digits project's inputs
     elsewhere = project_create(name="Elsewhere", created_by=admin)
@@ -144,17 +154,9 @@ def test_a_dry_run_searches_another_project_the_user_can_see(
     )
 
     # when: one of the digits is dry-run through it
-    with django_capture_on_commit_callbacks():
-        run = workflow_dry_run_create(
-            workflow_version=workflow.versions.get(),
-            actor=admin,
-            data=media_path(wanted.file).read_bytes(),
-        )
-    run = workflow_dry_run_process(run_id=run.id)
+    found = dry_run(workflow, wanted, admin, django_capture_on_commit_callbacks)
 
     # then: its nearest stored input is itself, found in the digits project
-    assert run.status == WorkflowRun.Status.DONE, run.error
-    found = run.result["nodes"]["search"]["matches"]["inputs"][0]
     assert found[0][0] == wanted.id and found[0][1] > 0.999
     projects = Input.objects.filter(id__in=[i for i, _ in found]).values_list("project", flat=True)
     assert set(projects) == {digits.id}

@@ -167,7 +167,9 @@ def workflows_validate_view(request: Request, project_id: int) -> Response:
     check_role(membership, ADMIN)
     payload = DocumentSerializer(data=request.data)
     payload.is_valid(raise_exception=True)
-    problems = workflow_validate(project=project, document=payload.validated_data["document"])
+    problems = workflow_validate(
+        project=project, document=payload.validated_data["document"], actor=request.user
+    )
     return Response({"valid": not problems, "problems": [p.to_dict() for p in problems]})
 
 
@@ -219,7 +221,7 @@ def workflow_validate_view(request: Request, workflow_id: int) -> Response:
     payload = DocumentSerializer(data=request.data)
     payload.is_valid(raise_exception=True)
     problems = workflow_validate(
-        project=workflow.project, document=payload.validated_data["document"]
+        project=workflow.project, document=payload.validated_data["document"], actor=request.user
     )
     return Response({"valid": not problems, "problems": [p.to_dict() for p in problems]})
 

@@ -20,6 +20,7 @@ from labeling.models import (
 from labeling.queue_rules import input_status
 from labeling.services.errors import ServiceError
 from labeling.services.queue import checked_labels, queue_slots_close, queue_slots_open
+from labeling.services.statuses import input_status_set
 
 
 def input_qs_select_for_update():
@@ -49,8 +50,8 @@ def input_gold_set(*, input: Input, concept_ids: list[int], actor) -> Input:
         input = input_qs_select_for_update().get(id=input.id)
         was_gold = input.gold_concept_ids is not None
         input.gold_concept_ids = sorted(labels)
-        input.status = InputStatus.LABELED
-        input.save(update_fields=["gold_concept_ids", "status"])
+        input.save(update_fields=["gold_concept_ids"])
+        input_status_set(input=input, status=InputStatus.LABELED)  # a known answer is a label
         if not was_gold:
             # Its open slots leave the normal queue. A new answer for a gold item keeps the
             # slots the queue made to serve it, so nobody labeling it now loses their work.
@@ -83,8 +84,11 @@ def input_gold_clear(*, input: Input, actor) -> Input:
         slots = list(QueueSlot.objects.filter(input=input).values_list("annotation_id", flat=True))
         input.gold_concept_ids = None
         filled = sum(1 for a in slots if a)
-        input.status = input_status(
-            accepted=accepted, waiting=filled > 0, open_slot=filled < len(slots)
+        input.save(update_fields=["gold_concept_ids"])
+        input_status_set(
+            input=input,
+            status=input_status(
+                accepted=accepted, waiting=filled > 0, open_slot=filled < len(slots)
+            ),
         )
-        input.save(update_fields=["gold_concept_ids", "status"])
     return input

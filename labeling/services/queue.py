@@ -44,7 +44,11 @@ from labeling.queue_rules import (
 )
 from labeling.services.annotations import RegionSpec, annotation_create, annotation_labels_set
 from labeling.services.errors import ServiceError
-from labeling.services.statuses import input_status_refresh
+from labeling.services.statuses import (
+    input_status_refresh,
+    input_status_set,
+    inputs_status_refresh,
+)
 
 CANDIDATES = 8  # rows read (and locked) per request; enough for the tie-break to spread people
 
@@ -112,10 +116,8 @@ def queue_overlap_change(*, project: Project, old: int, now: datetime | None = N
                 if (input_id, n) not in have
             ]
         )
-        # A new open slot means the input waits for annotators again.
-        Input.objects.filter(id__in=chunk, status=InputStatus.IN_REVIEW).update(
-            status=InputStatus.UNLABELED
-        )
+        # A new open slot means an input in review waits for annotators again.
+        inputs_status_refresh(input_ids=chunk)
 
 
 def _remove_extra_slots(project: Project, now: datetime) -> None:
@@ -518,13 +520,7 @@ def _after_submit(project, input, annotation, labels, slots) -> None:
         waiting=filled > 0,
         open_slot=filled < len(slots),
     )
-    _input_status_set(input, status)
-
-
-def _input_status_set(input: Input, status: str) -> None:
-    if status != input.status:
-        Input.objects.filter(id=input.id).update(status=status)
-        input.status = status
+    input_status_set(input=input, status=status)
 
 
 def queue_slots_close_open(*, input_ids: list[int]) -> None:

@@ -1,5 +1,6 @@
 """An input's status, the one rule (``labeling.queue_rules.input_status``) applied to one
-input, to many, or written as decided in bulk. Nothing else sets ``Input.status``."""
+input, to many, or written as decided (one or in bulk). Nothing else sets ``Input.status``
+(``tests/test_architecture.py`` checks it)."""
 
 from django.db import connection
 
@@ -15,9 +16,16 @@ def input_status_refresh(*, input: Input) -> str:
         waiting=AnnotationStatus.PENDING_REVIEW in statuses,
         open_slot=QueueSlot.objects.filter(input=input, annotation__isnull=True).exists(),
     )
-    Input.objects.filter(id=input.id).exclude(status=status).update(status=status)
-    input.status = status
+    input_status_set(input=input, status=status)
     return status
+
+
+def input_status_set(*, input: Input, status: str) -> None:
+    """Write a status the caller decided with ``input_status`` (or a gold item's: labeled),
+    only when it changes; ``input`` is updated in memory too."""
+    if status != input.status:
+        Input.objects.filter(id=input.id).update(status=status)
+        input.status = status
 
 
 def inputs_status_refresh(*, input_ids: list[int], chunk: int = 5000) -> None:

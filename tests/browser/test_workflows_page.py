@@ -1,12 +1,14 @@
 """Workflows in the browser: an admin builds a branching workflow (classifier ->
-thresholder -> writer accepted / writer pending), sees a validation error on its node,
-fixes it in the side panel, saves a new version, dry-runs a digit image and sees each
+thresholder -> writer accepted / writer pending) with the page's own controls (add a node
+after the selected one, its params and inputs in the side panel), sees validation errors on
+the nodes, fixes them there, saves a new version, dry-runs a digit image and sees each
 node's output on the graph, then runs it on the project and sees the progress finish.
 
 Features are the cheap ``pixels16`` ones; Celery is eager here, so the dry run and the run
 happen in the request that queues them (on commit, on this transactional database)."""
 
 import json
+import re
 
 import pytest
 from browser_helpers import login, shot
@@ -37,43 +39,31 @@ def live(transactional_db, settings, project, admin):
     return project, model
 
 
-def branching(model_id: int, accept_port: str) -> dict:
-    def writer(node_id, port, status, band):
-        return {
-            "id": node_id,
-            "type": "annotation-writer",
-            "inputs": [
-                {"node_id": "threshold", "port": port},
-                {"node_id": "threshold", "port": f"{port}_inputs"},
-            ],
-            "params": {"status": status, "band": band},
-        }
+def node(page, node_id: str):
+    return page.locator(f"#wf-graph [data-node={node_id}]")
 
-    return {
-        "nodes": [
-            {"id": "input", "type": "input"},
-            {
-                "id": "embed",
-                "type": "model",
-                "model": {"type": "embedder", "version": "live"},
-                "inputs": [{"node_id": "input"}],
-            },
-            {
-                "id": "classify",
-                "type": "model",
-                "model": {"type": "context-classifier", "id": model_id, "version": "live"},
-                "inputs": [{"node_id": "embed"}],
-            },
-            {
-                "id": "threshold",
-                "type": "concept-thresholder",
-                "inputs": [{"node_id": "classify"}],
-                "params": {"source": "table", "default_threshold": 0.0, "doubt_band": 0.0},
-            },
-            {**writer("accept", accept_port, "accepted", "auto")},
-            writer("review", "doubt", "pending_review", "doubt"),
-        ]
-    }
+
+def add(page, kind: str) -> None:
+    """Add a node of ``kind`` after the selected one (it becomes the selected one)."""
+    page.select_option("#wf-add-kind", kind)
+    page.click("#wf-add")
+
+
+def param(page, tag: str, name: str, value: str | None = None):
+    """The selected node's param control in the side panel; with a value, typed in."""
+    control = page.locator(f"#wf-panel-body {tag}[name='params.{name}']")
+    if value is not None:
+        control.fill(value)
+        control.dispatch_event("change")
+    return control
+
+
+def wire(page, source: str, port: str) -> None:
+    """Feed the selected writer the labels and inputs of ``source``'s ``port`` branch."""
+    inputs = page.locator("#wf-panel-body textarea[name=inputs]")
+    entries = [{"node_id": source, "port": port}, {"node_id": source, "port": f"{port}_inputs"}]
+    inputs.fill(json.dumps(entries))
+    inputs.dispatch_event("change")
 
 
 def test_build_fix_save_try_and_run_a_branching_workflow(
@@ -83,7 +73,7 @@ def test_build_fix_save_try_and_run_a_branching_workflow(
     page = new_context().new_page()
     login(page, live_server, admin.username, PASSWORD)
 
-    # given a new workflow made on the Workflows tab
+    # given a new workflow made on the Workflows tab (it starts as input -> embed -> classify)
     page.goto(f"{live_server.url}/projects/{project.id}/")
     page.get_by_role("link", name="Workflows").click()
     expect(page.locator("#workflows")).to_contain_text("Routing")
@@ -91,41 +81,63 @@ def test_build_fix_save_try_and_run_a_branching_workflow(
     page.click("#workflow-new button[type=submit]")
     expect(page.locator("#wf-graph [data-node=classify]")).to_be_visible()
 
-    # when the branching graph is typed in with a wrong port on the accepting writer
-    bad = branching(model.id, accept_port="passd")
-    bad["nodes"][4]["inputs"] = [
-        {"node_id": "threshold", "port": "passd"},
-        {"node_id": "threshold", "port": "passed_inputs"},
-    ]
-    page.fill("#wf-document", json.dumps(bad))
+    # when a thresholder is added after the classifier and set to a table with no threshold
+    node(page, "classify").locator("rect").click()
+    add(page, "concept-thresholder")
+    threshold = node(page, "concept_thresholder")
+    expect(threshold).to_be_visible()
+    expect(page.locator("[data-edge='classify->concept_thresholder']")).to_have_count(1)
+    param(page, "select", "source").select_option("table")
 
-    # then the writer is outlined in red with the message on it
-    accept = page.locator("#wf-graph [data-node=accept]")
-    expect(accept).to_have_class("wf-node has-problem")
-    expect(accept).to_contain_text("'threshold' has no output 'passd'")
-    expect(page.locator("#wf-status")).to_contain_text("2 problems")
+    # then the thresholder is outlined in red with the message on it and in the side panel
+    expect(threshold).to_have_class(re.compile(r"\bhas-problem\b"))
+    expect(threshold).to_contain_text("give thresholds per concept, or a default")
+    expect(page.locator("#wf-panel-body .wf-panel-problem")).to_contain_text("params.table")
     shot(page, "workflows-problem")
 
-    # when it is fixed in the side panel and saved
-    accept.locator("rect").click()
-    inputs = page.locator("#wf-panel-body textarea[name=inputs]")
-    inputs.fill(
-        json.dumps(
-            [
-                {"node_id": "threshold", "port": "passed"},
-                {"node_id": "threshold", "port": "passed_inputs"},
-            ]
-        )
-    )
-    inputs.dispatch_event("change")
+    # when its params are set in the side panel
+    param(page, "input", "default_threshold", "0")
+    param(page, "input", "doubt_band", "0")
+    expect(threshold).not_to_have_class(re.compile(r"\bhas-problem\b"))
+
+    # and a writer is added after it, which cannot know which of its outputs to write
+    add(page, "annotation-writer")
+    accept = node(page, "annotation_writer")
+    expect(accept).to_contain_text("say which output of 'concept_thresholder'")
+    expect(page.locator("#wf-status")).to_contain_text("problem")
+
+    # when the writer is wired to the passing labels and set to write them accepted
+    wire(page, "concept_thresholder", "passed")
+    param(page, "select", "status").select_option("accepted")
+    param(page, "select", "band").select_option("auto")
+    # and a second writer takes the doubtful ones, pending review
+    threshold.locator("rect").click()
+    add(page, "annotation-writer")
+    wire(page, "concept_thresholder", "doubt")
+    param(page, "select", "band").select_option("doubt")
+
+    # then the branching graph is valid, both branches drawn, and it saves as a new version
     expect(page.locator("#wf-status")).to_have_text("Valid · not saved")
     expect(page.locator("#wf-graph .has-problem")).to_have_count(0)
-    expect(page.locator("#wf-graph [data-edge='threshold:doubt->review']")).to_have_count(1)
+    edge = "[data-edge='concept_thresholder:{}->{}']"
+    expect(page.locator(edge.format("passed", "annotation_writer"))).to_have_count(1)
+    expect(page.locator(edge.format("doubt", "annotation_writer_2"))).to_have_count(1)
     page.click("#wf-save")
     expect(page.locator("#wf-status")).to_have_text("Saved as v2")
     expect(page.locator("#wf-versions li")).to_have_count(2)
     workflow = Workflow.objects.get(project=project, name="Branching")
-    assert workflow.versions.get(number=2).document["nodes"][4]["inputs"][0]["port"] == "passed"
+    saved = {n["id"]: n for n in workflow.versions.get(number=2).document["nodes"]}
+    assert saved["concept_thresholder"]["params"] == {
+        "source": "table",
+        "default_threshold": 0,
+        "doubt_band": 0,
+    }
+    assert saved["annotation_writer"]["params"] == {"status": "accepted", "band": "auto"}
+    assert saved["annotation_writer_2"]["params"] == {"band": "doubt"}  # pending: the default
+    assert saved["annotation_writer_2"]["inputs"][0] == {
+        "node_id": "concept_thresholder",
+        "port": "doubt",
+    }
 
     # when a digit is dry-run
     pixels, _ = digits_data(3, 1)
@@ -140,7 +152,7 @@ def test_build_fix_save_try_and_run_a_branching_workflow(
     expect(page.locator("#wf-graph .has-output")).to_have_count(6)
     expect(page.locator("#wf-graph [data-node=embed]")).to_contain_text("256-d vector")
     expect(page.locator("#wf-graph [data-node=classify]")).to_contain_text("concepts: ")
-    expect(page.locator("#wf-graph [data-node=accept]")).to_contain_text("would write accepted")
+    expect(accept).to_contain_text("would write accepted")
     assert Annotation.objects.count() == before
     shot(page, "workflows-dry-run")
 
@@ -148,8 +160,8 @@ def test_build_fix_save_try_and_run_a_branching_workflow(
     page.click("#wf-run-button")
     expect(page.locator("#wf-run-status")).to_contain_text("Done", timeout=30_000)
     expect(page.locator("#wf-run .progress")).to_have_attribute("aria-valuenow", "100")
-    expect(page.locator("#wf-run-status")).to_contain_text("accept:")
-    written = Annotation.objects.filter(workflow_node="accept")
+    expect(page.locator("#wf-run-status")).to_contain_text("annotation_writer:")
+    written = Annotation.objects.filter(workflow_node="annotation_writer")
     assert written.count() > 0
     assert written.first().workflow_version.number == 2
     shot(page, "workflows-run")

@@ -11,7 +11,8 @@ from labeling.services.projects import project_create
 from labeling.services.taxonomy import concept_create
 from training.models import MLModel, ModelVersion
 from training.services.versions import model_router_ensure
-from workflows.models import Workflow, WorkflowVersion
+from workflows.models import Workflow, WorkflowRun, WorkflowVersion
+from workflows.services.runs import workflow_run_start
 from workflows.services.workflows import (
     WorkflowRejected,
     workflow_create,
@@ -135,3 +136,26 @@ def test_the_default_workflow_cannot_be_deleted_others_can(project, admin):
     workflow_delete(workflow=other, actor=admin)
 
     assert list(Workflow.objects.filter(project=project)) == [default]
+
+
+def test_a_saved_workflow_whose_version_or_concept_went_since_is_refused_when_run(project, admin):
+    router = model_router_ensure(project=project)
+    pinned = ModelVersion.objects.create(model=router, number=1, status=ModelVersion.Status.READY)
+    concept = concept_create(project=project, name="wren", actor=admin)
+    document = branching(router.id, version=1)
+    document["nodes"][3]["params"]["table"] = {str(concept.id): 0.5}
+    workflow = workflow_create(project=project, name="Pinned", document=document, actor=admin)
+
+    # when: the pinned version is deleted and the concept archived after the workflow was saved
+    pinned.delete()
+    concept.archived_at = concept.created_at
+    concept.save(update_fields=["archived_at"])
+
+    # then: a run is refused before it starts, naming each node and what went
+    with pytest.raises(WorkflowRejected) as refused:
+        workflow_run_start(workflow_version=workflow.versions.get(), actor=admin)
+    assert [(p.node_id, p.message) for p in refused.value.problems] == [
+        ("classify", "Classifier has no version 1."),
+        ("threshold", f"concept {concept.id} (wren) is archived."),
+    ]
+    assert not WorkflowRun.objects.exists()

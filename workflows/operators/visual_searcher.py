@@ -1,9 +1,10 @@
 """``visual-searcher``: each input's nearest stored inputs by cosine similarity.
 
 The candidates are an index the caller puts in the run's context under a name (``index``
-param: ``project`` for this project's inputs, another name for another project the user
-can see). A run's ``project`` index is the project's search index, the one "find similar"
-uses (``training.similar.ProjectSearch``: approximate above the exact-search size). A
+param: ``project`` for this project's inputs, ``project:<id>`` for another project the user
+can see; the app checks that they can, on save and when a run starts). A run's indexes
+are those projects' search indexes, the ones "find similar" uses
+(``training.similar.ProjectSearch``: approximate above the exact-search size). A
 ``SearchIndex`` of given vectors is searched exactly: queries are compared with every
 candidate in chunks, so memory stays bounded. Either way the k best at or above
 ``min_similarity`` are kept, best first (ties by candidate order).
@@ -80,8 +81,34 @@ def nearest(
     return Matches(ids, similarity, counts)
 
 
+THIS_PROJECT = "project"
+OTHER_PROJECT = "project:"
+
+
+def index_project_id(name: str) -> int | None:
+    """The id of the other project an ``index`` param names (``project:<id>``); None for
+    this project's own inputs or a name of neither form (``_check`` reports those)."""
+    rest = name[len(OTHER_PROJECT) :] if name.startswith(OTHER_PROJECT) else ""
+    return int(rest) if rest.isascii() and rest.isdigit() and int(rest) > 0 else None
+
+
+def _check(params: dict) -> list[tuple[str, str]]:
+    name = params["index"]
+    if name == THIS_PROJECT or index_project_id(name) is not None:
+        return []
+    return [
+        (
+            "index",
+            f'index must be "project" (this project\'s inputs) or "project:<id>" (another '
+            f"project you can see), not {name!r}.",
+        )
+    ]
+
+
 def _run(inputs, params, node_id, context) -> dict:
-    index = context.indexes.get(params["index"])
+    other = index_project_id(params["index"])
+    name = THIS_PROJECT if other is None else f"{OTHER_PROJECT}{other}"  # "project:07" too
+    index = context.indexes.get(name)
     if index is None:
         raise ValueError(f"no search index {params['index']!r} was given to this run")
     matches = nearest(
@@ -98,7 +125,14 @@ KIND = NodeKind(
     params=(
         Param("k", int, 10, "How many neighbours per input.", 1, 1000),
         Param("min_similarity", float, 0.5, "Least cosine similarity of a match.", -1.0, 1.0),
-        Param("index", str, "project", "Which stored inputs: this project's, or another's."),
+        Param(
+            "index",
+            str,
+            THIS_PROJECT,
+            'Which stored inputs: "project" (this project\'s) or "project:<id>" (another '
+            "project you can see).",
+        ),
     ),
     run=_run,
+    check=_check,
 )

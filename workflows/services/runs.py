@@ -24,10 +24,15 @@ from labeling.storage import media_path
 from workflows.engine import NodeFailed, Plan, plan_compile
 from workflows.model_ports import portal_registry
 from workflows.models import WorkflowRun, WorkflowVersion
+from workflows.operators.visual_searcher import OTHER_PROJECT, THIS_PROJECT
 from workflows.outputs import result_json
 from workflows.ports import Images
 from workflows.runners import Pixels, Resolved, RunnerError, runners_build, stored_images
-from workflows.services.workflows import WorkflowRejected, workflow_validate
+from workflows.services.workflows import (
+    WorkflowRejected,
+    searched_project_ids,
+    workflow_validate,
+)
 from workflows.services.writes import workflow_rows_write
 from workflows.spec import Context, parse
 from workflows.stale import StaleAction, may_start, stale_action, stopped_message
@@ -37,8 +42,10 @@ def run_qs_select_for_update():
     return WorkflowRun.objects.select_for_update()
 
 
-def _check(version: WorkflowVersion) -> None:
-    problems = workflow_validate(project=version.workflow.project, document=version.document)
+def _check(version: WorkflowVersion, actor) -> None:
+    problems = workflow_validate(
+        project=version.workflow.project, document=version.document, actor=actor
+    )
     if problems:
         raise WorkflowRejected(problems)
 
@@ -58,12 +65,17 @@ def run_context(version: WorkflowVersion, input_ids, seed: int) -> Context:
     )
     from training.similar import ProjectSearch
 
+    # another project's inputs: the run's start checked that its user can see them
+    others = {
+        f"{OTHER_PROJECT}{other}": ProjectSearch(other)
+        for other in searched_project_ids(version.document)
+    }
     return Context(
         input_ids=np.asarray(input_ids),
         workflow_version=version.id,
         seed=seed,
         synonyms=synonyms,
-        indexes={"project": ProjectSearch(version.workflow.project_id)},
+        indexes={THIS_PROJECT: ProjectSearch(version.workflow.project_id), **others},
     )
 
 
@@ -75,7 +87,7 @@ def workflow_run_start(
 ) -> WorkflowRun:
     """Queue a run of this version on the project's inputs (``input_ids``: only these).
     Without ``input_ids`` it takes the inputs that have no accepted label yet."""
-    _check(workflow_version)
+    _check(workflow_version, actor)
     project_id = workflow_version.workflow.project_id
     if input_ids is not None:
         input_ids = sorted(set(input_ids))
@@ -274,7 +286,7 @@ def workflow_dry_run_create(
     *, workflow_version: WorkflowVersion, actor, data: bytes
 ) -> WorkflowRun:
     """Check and stage an image, and queue a dry run of this version on a worker."""
-    _check(workflow_version)
+    _check(workflow_version, actor)
     path = image_stage(data=data, folder=f"workflow-dry-runs/{workflow_version.id}")
     run = WorkflowRun.objects.create(
         workflow_version=workflow_version,

@@ -11,6 +11,8 @@ from labeling.services.errors import ServiceError
 from workflows.default import default_workflow, detector_workflow
 from workflows.model_ports import portal_registry
 from workflows.models import Workflow, WorkflowVersion
+from workflows.operators.visual_searcher import KIND as SEARCHER
+from workflows.operators.visual_searcher import index_project_id
 from workflows.spec import MODEL, Problem, SpecError, parse
 from workflows.validate import validate
 
@@ -40,17 +42,41 @@ def workflow_qs_select_for_update():
 # ---------------------------------------------------------------------------- validation
 
 
-def workflow_validate(*, project: Project, document) -> list[Problem]:
-    """Every problem of ``document`` in ``project``: the graph's, then the database's."""
+def workflow_validate(*, project: Project, document, actor=None) -> list[Problem]:
+    """Every problem of ``document`` in ``project``: the graph's, then the database's.
+    ``actor``: who saves or runs it (a search of another project needs one who can see it)."""
     try:
         workflow = parse(document)
     except SpecError as error:
         return error.problems
     problems = validate(workflow, portal_registry())
-    return problems + _database_problems(project, workflow)
+    return problems + _database_problems(project, workflow, actor)
 
 
-def _database_problems(project: Project, workflow) -> list[Problem]:
+def searched_project_ids(document) -> set[int]:
+    """The other projects whose inputs the document's visual searchers search."""
+    found = set()
+    for node in document.get("nodes", []) if isinstance(document, dict) else []:
+        params = node.get("params") if isinstance(node, dict) else None
+        if node.get("type") == SEARCHER.name and isinstance(params, dict):
+            other = index_project_id(str(params.get("index", "")))
+            if other is not None:
+                found.add(other)
+    return found
+
+
+def _index_problems(project: Project, node, actor) -> list[Problem]:
+    other = index_project_id(str(node.params.get("index", "")))
+    if other is None or other == project.id:
+        return []  # this project's inputs, or a malformed name (validate reports it)
+    from labeling.selectors import project_list_for_user
+
+    if actor is not None and project_list_for_user(actor).filter(id=other).exists():
+        return []
+    return [Problem(node.id, "params.index", f"project {other} is not a project you can see.")]
+
+
+def _database_problems(project: Project, workflow, actor) -> list[Problem]:
     from training.models import MLModel, ModelVersion
 
     problems: list[Problem] = []
@@ -58,6 +84,8 @@ def _database_problems(project: Project, workflow) -> list[Problem]:
     for node in workflow.nodes:
         if node.type == MODEL and node.model:
             problems += _model_problems(project, node, MLModel, ModelVersion)
+        if node.type == SEARCHER.name:
+            problems += _index_problems(project, node, actor)
         param, where = CONCEPT_PARAMS.get(node.type, (None, None))
         table = node.params.get(param) if param else None
         if isinstance(table, dict):
@@ -168,8 +196,8 @@ def _concept_problems(project, referenced) -> list[Problem]:
     return problems
 
 
-def _check(project: Project, document) -> None:
-    problems = workflow_validate(project=project, document=document)
+def _check(project: Project, document, actor) -> None:
+    problems = workflow_validate(project=project, document=document, actor=actor)
     if problems:
         raise WorkflowRejected(problems)
 
@@ -197,7 +225,7 @@ def workflow_create(
 ) -> Workflow:
     """A new workflow with its first version; refused when the document has problems."""
     name = _name(name)
-    _check(project, document)
+    _check(project, document, actor)
     if Workflow.objects.filter(project=project, name=name).exists():
         raise ServiceError(f"The project already has a workflow called “{name}”.")
     try:
@@ -264,7 +292,7 @@ def workflow_update(
             "workflow of your own from it."
         )
     if document is not None:
-        _check(workflow.project, document)
+        _check(workflow.project, document, actor)
     with transaction.atomic():
         workflow = workflow_qs_select_for_update().get(id=workflow.id)
         changed = []

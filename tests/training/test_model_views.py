@@ -216,7 +216,7 @@ def test_rollback_from_the_page_says_what_it_takes_back_and_what_it_keeps(client
     expected_doubt = suggestions.count() - 1
     assert (
         f"Take back {automatic} automatic labels and {expected_doubt} open suggestions of "
-        f"version {version.number}? 1 labels a reviewer confirmed stay accepted." in page
+        f"version {version.number}? 1 label a reviewer confirmed stays accepted." in page
     )
 
     # when

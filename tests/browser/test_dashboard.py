@@ -95,3 +95,38 @@ def test_dashboard_chart_renders(live_server, new_context, project, admin, label
     expect(page.get_by_role("heading", level=2).first).to_contain_text("bird")
     page.go_back()
     shot(page, "dashboard_02_imbalanced")
+
+
+def test_the_wait_for_embeddings_and_the_first_model_is_shown_until_it_is_over(
+    live_server, new_context, project, admin, settings
+):
+    from datetime import timedelta
+
+    from digits import digits_fill
+    from django.utils import timezone
+
+    from training.models import Embedding
+    from training.services.embeddings import embeddings_compute
+
+    # given 20 inputs, half of them embedded a moment ago, and no model yet
+    settings.TRAINING_BACKBONE = "pixels16"
+    _, _, items = digits_fill(project, admin, classes=2, count=20, labeled=0.5)
+    embeddings_compute(project_id=project.id)
+    Embedding.objects.filter(input_id__in=[i.id for i, _ in items[:10]]).delete()
+    Embedding.objects.update(created_at=timezone.now() - timedelta(seconds=10))
+    page = new_context().new_page()
+    login(page, live_server, admin.username, PASSWORD)
+
+    # then the dashboard and the Models tab say how far embedding is and when the model is due
+    page.goto(f"{live_server.url}/projects/{project.id}/")
+    text = page.locator("#loop-progress-text")
+    expect(text).to_contain_text("Embedding 10 of 20")
+    expect(text).to_contain_text("first model in")
+    shot(page, "dashboard_03_embedding_progress")
+    page.goto(f"{live_server.url}/projects/{project.id}/models/")
+    expect(text).to_contain_text("Embedding 10 of 20")
+    expect(text).to_contain_text("first model in")
+
+    # when the rest is embedded, the polled card goes away by itself
+    embeddings_compute(project_id=project.id)
+    expect(page.locator("#loop-progress")).to_have_count(0, timeout=15_000)

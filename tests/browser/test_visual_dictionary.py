@@ -87,3 +87,30 @@ def test_visual_dictionary_edit(live_server, new_context, project, admin):
     expect(edits).to_have_count(2)
     expect(edits.nth(0)).to_contain_text("v2")
     expect(edits.nth(1)).to_contain_text("v1")
+
+
+def test_a_refused_save_shows_why_and_keeps_the_typed_example_ids(
+    live_server, new_context, project, admin
+):
+    # given a concept and one input of the project
+    robin = concept_create(project=project, name="robin", actor=admin)
+    known = input_ingest(project=project, name="robin.png", data=image_bytes()).input
+    page = new_context().new_page()
+    login(page, live_server, admin.username, PASSWORD)
+    page.goto(f"{live_server.url}/projects/{project.id}/concepts/{robin.id}/")
+
+    # when the admin types a known id and one that is not in the project, and saves
+    form = page.locator("#dictionary-form")
+    form.get_by_label("What it is:", exact=True).fill("A small bird with a red breast.")
+    ids = form.get_by_label("Add Ideal examples by input id")
+    ids.fill(f"{known.id} 999999")
+    form.get_by_role("button", name="Save new version").click()
+
+    # then the error names the wrong id, and what was typed is still there to fix
+    expect(page.locator(".alert.error")).to_contain_text("Input 999999 is not in this project.")
+    expect(ids).to_have_value(f"{known.id} 999999")
+    expect(form.get_by_label("What it is:", exact=True)).to_have_value(
+        "A small bird with a red breast."
+    )
+    expect(page.locator("#dictionary-version")).to_have_text("No dictionary yet")
+    shot(page, "dictionary_refused_keeps_ids")

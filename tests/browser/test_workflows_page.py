@@ -11,7 +11,7 @@ import json
 import re
 
 import pytest
-from browser_helpers import login, shot
+from browser_helpers import console_errors, login, shot
 from digits import digits_data, digits_fill
 from factories import PASSWORD
 from playwright.sync_api import expect
@@ -175,3 +175,32 @@ def test_annotators_do_not_see_the_workflows_tab(project, annotator, live_server
     expect(page.get_by_role("link", name="Workflows")).to_have_count(0)
     response = page.goto(f"{live_server.url}/projects/{project.id}/workflows/")
     assert response.status == 403
+
+
+def test_a_refused_run_says_why_next_to_the_button(
+    project, admin, live_server, new_context, transactional_db
+):
+    from workflows.models import WorkflowRun
+    from workflows.services.workflows import workflow_default_ensure
+
+    # given an admin on a workflow's page with no run going
+    workflow = workflow_default_ensure(project=project)
+    page = new_context().new_page()
+    errors = console_errors(page)
+    login(page, live_server, admin.username, PASSWORD)
+    page.goto(f"{live_server.url}/projects/{project.id}/workflows/{workflow.id}/")
+    expect(page.locator("#wf-run-button")).to_be_enabled()
+
+    # when another admin starts a run meanwhile, and this one presses Run on project
+    WorkflowRun.objects.create(
+        workflow_version=workflow.versions.get(number=1), kind=WorkflowRun.Kind.RUN
+    )
+    page.click("#wf-run-button")
+
+    # then the server's refusal (400) is shown where the admin acted, not only in the console
+    expect(page.locator("#wf-run #wf-run-error")).to_have_text(
+        "This workflow is running already; wait for it to finish."
+    )
+    assert WorkflowRun.objects.filter(workflow_version__workflow=workflow).count() == 1
+    assert not [e for e in errors if "Response Status Error" in e], errors
+    shot(page, "workflows-run-refused")

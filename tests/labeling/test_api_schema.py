@@ -27,3 +27,13 @@ def test_docs_page_loads_its_assets_from_this_server(client):
     assert sources and all(not s.startswith(("http://", "https://", "//")) for s in sources)
     bundles = [s for s in sources if "swagger-ui" in s and s.endswith(".js")]
     assert bundles and finders.find(bundles[0].split("/static/", 1)[1])
+
+
+def test_schema_documents_the_review_settings_and_their_fields(client):
+    schema = client.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+
+    operations = schema["paths"]["/api/v1/projects/{project_id}/review-settings/"]
+    assert {"get", "put", "patch"} <= set(operations)
+    body = operations["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    fields = schema["components"]["schemas"][body.rsplit("/", 1)[1]]["properties"]
+    assert {"tiers", "reject_reasons", "consensus_auto_accept", "gold_rate"} <= set(fields)

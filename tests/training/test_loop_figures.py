@@ -141,10 +141,12 @@ def test_the_dashboard_shows_embedding_progress_and_when_the_first_model_is_due(
     client.force_login(admin)
 
     page = client.get(url("summary", project)).content.decode()
+    models_tab = client.get(url("models", project)).content.decode()
     polled = client.get(url("loop_progress", project) + "?polling=1")
 
     assert loop_progress(project).first_model_eta_seconds is not None
     assert "Embedding 10 of 20" in page and "first model in" in page
+    assert "Embedding 10 of 20" in models_tab and "first model in" in models_tab
     assert "Embedding 10 of 20" in polled.content.decode()
     assert "HX-Refresh" not in polled
 

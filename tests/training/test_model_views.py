@@ -219,7 +219,7 @@ def test_rollback_from_the_page_says_what_it_takes_back_and_what_it_keeps(client
     expected_doubt = suggestions.count() - 1
     assert (
         f"Take back {automatic} automatic labels and {expected_doubt} open suggestions of "
-        f"version {version.number}? 1 labels a reviewer confirmed stay accepted." in page
+        f"version {version.number}? 1 label a reviewer confirmed stays accepted." in page
     )
 
     # when
@@ -299,3 +299,22 @@ def test_audit_and_review_pages_show_a_model_annotations_provenance(client, trai
     (mine,) = [a for a in api["annotations"] if a["id"] == checked.id]
     assert mine["workflow"]["node"] == "write_spot_check"
     assert mine["workflow"]["version_id"] == checked.workflow_version_id
+
+
+def test_version_urls_carry_the_number_the_page_shows_not_the_database_id(
+    client, project, other_project, admin
+):
+    # given another project's version made first, so this project's v1 has another row id
+    version_queue(model=model_router_ensure(project=other_project))
+    version = version_queue(model=model_router_ensure(project=project), actor=admin)
+    assert version.number == 1 and version.id != 1
+    client.force_login(admin)
+
+    # then the Models tab links v1 as /versions/1/, and that page is v1 of this project
+    models_page = client.get(url("models", project)).content.decode()
+    page_url = url("model_version", project, number=1)
+    assert page_url.endswith("/models/versions/1/") and page_url in models_page
+    assert url("model_version", project, number=version.id) not in models_page
+    response = client.get(page_url)
+    assert response.status_code == 200 and "v1" in response.content.decode()
+    assert client.get(url("model_version", project, number=version.id)).status_code == 404

@@ -196,8 +196,18 @@ class ConceptReport:
         if not self.metrics.get("support", self.metrics.get("true_boxes")):
             return "no eval labels yet"
         if self.tuned.get("missing") == "evidence":
-            return "too few eval labels"
+            return "not proven yet"
         return "out of reach"
+
+    @property
+    def bound(self) -> float | None:
+        """The precision its evidence proves (95 % lower bound; the group's when pooled)."""
+        return self.tuned.get("bound")
+
+    @property
+    def needed(self) -> int | None:
+        """More right labels above its cut before its own bound reaches the target."""
+        return self.tuned.get("needed")
 
 
 def _evidence(tuned: dict) -> tuple[int, int]:

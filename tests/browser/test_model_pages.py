@@ -341,7 +341,7 @@ def test_a_concept_with_too_few_eval_labels_says_so_and_its_slider_labels_nothin
 
     # then its row says why it has no threshold, and its slider starts where nothing is auto
     row = page.locator("#concept-metrics tbody tr").nth(2)
-    expect(row).to_contain_text("too few eval labels")
+    expect(row).to_contain_text("not proven yet")
     expect(row.locator("td").last).to_have_text("0 %")
     assert page.get_by_label(f"Threshold for {concept.name}").input_value() == "1"
     expect(page.locator(f"#thr-{concept.id} .thr-coverage")).to_have_text("0 %")

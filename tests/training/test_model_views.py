@@ -90,8 +90,49 @@ def test_models_page_says_when_concepts_are_withheld_for_lack_of_eval_labels(
     assert f"labels {len(keys) - 1} of {len(keys)} concepts automatically" in page
     name = Concept.objects.get(id=int(keys[0])).name
     banner = page[page.index('id="thresholds-withheld"') :].split("</div>")[0]
-    assert f"<strong>{name}</strong> (too few eval labels: 0 of 10)" in banner
-    assert "at least 10 eval inputs above it" in banner
+    assert f"<strong>{name}</strong> (not proven yet: 0 of 10 labels)" in banner
+    assert "at least 10 labeled inputs above it" in banner
+    assert "95 % lower bound of their precision" in banner
+
+
+def test_a_withheld_threshold_says_how_many_more_labels_prove_it_and_a_kept_one_its_bound(
+    client, trained, admin
+):
+    # given: one concept withheld at 13 of 13 (needs 286 more for 0.99), one accepted on its
+    # exclusive group's pooled evidence
+    project, version, *_ = trained
+    first, second = sorted(version.thresholds)[:2]
+    version.thresholds[first] = {
+        "threshold": None,
+        "kept": 0,
+        "coverage": 0.0,
+        "missing": "evidence",
+        "evidence": 13,
+        "evidence_hits": 13,
+        "bound": 0.794,
+        "needed": 286,
+    }
+    version.thresholds[second] = {
+        **version.thresholds[second],
+        "threshold": 0.7,
+        "evidence": 450,
+        "evidence_hits": 450,
+        "bound": 0.99337,
+        "pooled": True,
+    }
+    version.metrics["threshold_evidence"] = {"eval": 60, "out_of_fold": 240, "confidence": 0.95}
+    version.save(update_fields=["thresholds", "metrics"])
+    client.force_login(admin)
+
+    models_page = client.get(url("models", project)).content.decode()
+    page = client.get(url("model_version", project, number=version.number)).content.decode()
+
+    name = Concept.objects.get(id=int(first)).name
+    assert f"<strong>{name}</strong> (not proven yet: needs 286 more labels)" in models_page
+    table = page[page.index('id="concept-metrics"') :].split("</table>")[0]
+    assert "not proven yet: needs 286 more labels" in table
+    assert "proves ≥ 0.794" in table and "proves ≥ 0.993 with its group" in table
+    assert "on 60 eval + 240 out-of-fold train inputs" in page
 
 
 def test_a_concept_without_eval_labels_says_so_instead_of_out_of_reach(client, trained, admin):

@@ -83,6 +83,21 @@ def default_workflow(
     }
 
 
+def _detection(detector: dict[str, Any], box_params: dict) -> list[dict]:
+    """input -> detect (``detector``) -> boxes (a region-thresholder with ``box_params``):
+    how every detector's graph starts."""
+    return [
+        {"id": "input", "type": "input"},
+        {"id": "detect", "type": "model", "model": detector, "inputs": [{"node_id": "input"}]},
+        {
+            "id": "boxes",
+            "type": "region-thresholder",
+            "inputs": [{"node_id": "detect"}],
+            "params": box_params,
+        },
+    ]
+
+
 def detector_workflow(
     *, detector: dict[str, Any], doubt_band: float, spot_check_rate: float
 ) -> dict:
@@ -96,14 +111,7 @@ def detector_workflow(
     """
     return {
         "nodes": [
-            {"id": "input", "type": "input"},
-            {"id": "detect", "type": "model", "model": detector, "inputs": [{"node_id": "input"}]},
-            {
-                "id": "boxes",
-                "type": "region-thresholder",
-                "inputs": [{"node_id": "detect"}],
-                "params": {"source": "tuned", "doubt_band": doubt_band},
-            },
+            *_detection(detector, {"source": "tuned", "doubt_band": doubt_band}),
             {
                 "id": "spot_check",
                 "type": "random-sampler",
@@ -152,18 +160,10 @@ def stacked_workflow(
     """
     return {
         "nodes": [
-            {"id": "input", "type": "input"},
-            {"id": "detect", "type": "model", "model": detector, "inputs": [{"node_id": "input"}]},
-            {
-                "id": "boxes",
-                "type": "region-thresholder",
-                "inputs": [{"node_id": "detect"}],
-                "params": {
-                    "source": "table",
-                    "default_threshold": box_threshold,
-                    "doubt_band": 0.0,
-                },
-            },
+            *_detection(
+                detector,
+                {"source": "table", "default_threshold": box_threshold, "doubt_band": 0.0},
+            ),
             {
                 "id": "crop",
                 "type": "image-cropper",

@@ -66,6 +66,36 @@ def boxed(project, admin):
     return concepts, inputs
 
 
+def boxes_to_review(model_id: int) -> dict:
+    """The live detector's every box (threshold 0, no doubt band) written pending review."""
+    return {
+        "nodes": [
+            {"id": "input", "type": "input"},
+            {
+                "id": "detect",
+                "type": "model",
+                "model": {"type": "visual-detector", "id": model_id, "version": "live"},
+                "inputs": [{"node_id": "input"}],
+            },
+            {
+                "id": "boxes",
+                "type": "region-thresholder",
+                "inputs": [{"node_id": "detect"}],
+                "params": {"source": "table", "default_threshold": 0.0, "doubt_band": 0},
+            },
+            {
+                "id": "write",
+                "type": "annotation-writer",
+                "inputs": [
+                    {"node_id": "boxes", "port": "passed"},
+                    {"node_id": "boxes", "port": "passed_inputs"},
+                ],
+                "params": {"status": "pending_review", "band": "doubt"},
+            },
+        ]
+    }
+
+
 def test_boxed_inputs_are_the_detectors_examples(project, boxed):
     concepts, _ = boxed
     ids = [c.id for c in concepts]
@@ -97,32 +127,7 @@ def test_a_detector_trains_evaluates_and_goes_live(project, admin, boxed):
     model.refresh_from_db()
     assert model.active_version_id == version.id
 
-    document = {
-        "nodes": [
-            {"id": "input", "type": "input"},
-            {
-                "id": "detect",
-                "type": "model",
-                "model": {"type": "visual-detector", "id": model.id, "version": "live"},
-                "inputs": [{"node_id": "input"}],
-            },
-            {
-                "id": "boxes",
-                "type": "region-thresholder",
-                "inputs": [{"node_id": "detect"}],
-                "params": {"source": "table", "default_threshold": 0.0, "doubt_band": 0},
-            },
-            {
-                "id": "write",
-                "type": "annotation-writer",
-                "inputs": [
-                    {"node_id": "boxes", "port": "passed"},
-                    {"node_id": "boxes", "port": "passed_inputs"},
-                ],
-                "params": {"status": "pending_review", "band": "doubt"},
-            },
-        ]
-    }
+    document = boxes_to_review(model.id)
     workflow = parse(document)
     resolved = runners_build(project=project, workflow=workflow)
     plan = plan_compile(workflow, portal_registry())
@@ -160,32 +165,7 @@ def test_a_run_of_a_detector_workflow_reads_pixels_and_needs_no_embeddings(
     version_train(version_id=version_queue(model=model, actor=admin).id)
     unlabeled = [i.id for i in boxed[1][12:]]
     assert not Embedding.objects.filter(input_id__in=unlabeled).exists()
-    document = {
-        "nodes": [
-            {"id": "input", "type": "input"},
-            {
-                "id": "detect",
-                "type": "model",
-                "model": {"type": "visual-detector", "id": model.id, "version": "live"},
-                "inputs": [{"node_id": "input"}],
-            },
-            {
-                "id": "boxes",
-                "type": "region-thresholder",
-                "inputs": [{"node_id": "detect"}],
-                "params": {"source": "table", "default_threshold": 0.0, "doubt_band": 0},
-            },
-            {
-                "id": "write",
-                "type": "annotation-writer",
-                "inputs": [
-                    {"node_id": "boxes", "port": "passed"},
-                    {"node_id": "boxes", "port": "passed_inputs"},
-                ],
-                "params": {"status": "pending_review", "band": "doubt"},
-            },
-        ]
-    }
+    document = boxes_to_review(model.id)
     workflow = workflow_create(project=project, name="Boxes", document=document, actor=admin)
 
     with django_capture_on_commit_callbacks(execute=True):
